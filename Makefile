@@ -1,0 +1,29 @@
+# rowversion — PGXS build.  `make`, `make install`, `make installcheck`.
+
+EXTENSION = rowversion
+EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+
+MODULE_big = rowversion
+OBJS = src/rowversion.o src/trigger.o
+RV_HEADERS = src/rowversion.h src/compat.h
+
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# pg_regress inputs live in test/sql, isolation specs in test/specs, and
+# both suites share the top-level expected/ (see README "Development").
+# "setup" creates the extension and the tests' helpers; the rest follow
+# in name order.
+REGRESS = setup $(sort $(filter-out setup,$(patsubst test/sql/%.sql,%,$(wildcard test/sql/*.sql))))
+REGRESS_OPTS = --inputdir=test
+ISOLATION = $(sort $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --outputdir=.
+
+PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+
+EXTRA_CLEAN = results output_iso regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+$(OBJS): $(RV_HEADERS)

@@ -1,0 +1,57 @@
+# Shared by scripts/demo and scripts/test: find the PostgreSQL major,
+# install what is missing from Debian's packages, build and install the
+# extension.  Works as root and as a user with sudo.
+
+set -euo pipefail
+
+top=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$top"
+
+# The major to build for: $PG_MAJOR, else the one this Debian release ships.
+if [ -z "${PG_MAJOR:-}" ]; then
+	codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
+	case "$codename" in
+		bullseye) PG_MAJOR=13 ;;
+		bookworm) PG_MAJOR=15 ;;
+		trixie) PG_MAJOR=17 ;;
+		*) PG_MAJOR=18 ;;
+	esac
+fi
+export PG_MAJOR
+PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+export PG_CONFIG
+
+# Runs a command as root: directly when we are root, through sudo otherwise.
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "rowversion: need root or sudo to run: $*" >&2
+		exit 1
+	fi
+}
+
+# Installs the named Debian packages that are not installed yet.
+install_packages() {
+	local missing=() p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' \
+			|| missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	echo "rowversion: installing ${missing[*]}"
+	as_root apt-get update -qq
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+		--no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# Installs the build and test dependencies, then builds (warnings are
+# errors) and installs the extension into that major's directories.
+setup() {
+	install_packages make gcc "postgresql-$PG_MAJOR" "postgresql-server-dev-$PG_MAJOR" \
+		postgresql-common
+	make -s PG_CONFIG="$PG_CONFIG" COPT=-Werror
+	as_root make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
+}

@@ -1,0 +1,53 @@
+/*-------------------------------------------------------------------------
+ *
+ * compat.h
+ *	  The oldest PostgreSQL major rowversion builds against, and every
+ *	  difference between majors that the C code has to bridge.
+ *
+ * Every #if PG_VERSION_NUM in the extension lives here, so the rest of the
+ * code is written against one API.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef RV_COMPAT_H
+#define RV_COMPAT_H
+
+#include "postgres.h"
+
+/* TriggerData.tg_updatedcols, which claims rely on, appeared in 13. */
+#if PG_VERSION_NUM < 130000
+#error "rowversion requires PostgreSQL 13 or later"
+#endif
+
+#include "utils/guc.h"
+
+/*
+ * PG_MODULE_MAGIC_EXT (18 and later) also records the module's name and
+ * version, which pg_get_loaded_modules() shows.
+ */
+#if PG_VERSION_NUM >= 180000
+#define RV_MODULE_MAGIC \
+	PG_MODULE_MAGIC_EXT(.name = "rowversion", .version = "1.0")
+#else
+#define RV_MODULE_MAGIC PG_MODULE_MAGIC
+#endif
+
+/*
+ * Reserving the "rowversion." prefix makes a misspelt setting an error;
+ * before 15 the same check only warned.
+ */
+#if PG_VERSION_NUM >= 150000
+#define RV_RESERVE_GUC_PREFIX(prefix) MarkGUCPrefixReserved(prefix)
+#else
+#define RV_RESERVE_GUC_PREFIX(prefix) EmitWarningsOnPlaceholders(prefix)
+#endif
+
+/*
+ * 18 replaced the postfix pg_attribute_noreturn() by the prefix pg_noreturn;
+ * with GCC and Clang the older macro works in prefix position as well.
+ */
+#ifndef pg_noreturn
+#define pg_noreturn pg_attribute_noreturn()
+#endif
+
+#endif							/* RV_COMPAT_H */

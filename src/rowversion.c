@@ -1,0 +1,99 @@
+/*-------------------------------------------------------------------------
+ *
+ * rowversion.c
+ *	  Module entry point: the module magic, the rowversion.* settings, and
+ *	  the reporters of the extension's own error conditions, whose SQLSTATE
+ *	  depends on rowversion.sqlstate_style.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "rowversion.h"
+
+#include "fmgr.h"
+#include "utils/elog.h"
+#include "utils/guc.h"
+
+RV_MODULE_MAGIC;
+
+void		_PG_init(void);
+
+/* rowversion.sqlstate_style: which SQLSTATE family errors are raised with */
+int			rv_sqlstate_style = RV_STYLE_ROWVERSION;
+
+static const struct config_enum_entry rv_sqlstate_style_options[] = {
+	{"rowversion", RV_STYLE_ROWVERSION, false},
+	{"postgrest", RV_STYLE_POSTGREST, false},
+	{NULL, 0, false}
+};
+
+/*
+ * Defines the extension's settings when the library is loaded.
+ */
+void
+_PG_init(void)
+{
+	DefineCustomEnumVariable("rowversion.sqlstate_style",
+							 "Chooses the SQLSTATEs of row version errors.",
+							 "\"rowversion\" raises RV001, RV002 and RV003; "
+							 "\"postgrest\" raises PT412, PT428 and PT404, "
+							 "which PostgREST turns into those HTTP statuses.",
+							 &rv_sqlstate_style,
+							 RV_STYLE_ROWVERSION,
+							 rv_sqlstate_style_options,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
+	RV_RESERVE_GUC_PREFIX("rowversion");
+}
+
+/*
+ * Reports that the version a writer expected or claimed is not the row's
+ * current one (RV001, or PT412).  The row's key is not shown: the caller
+ * may not be allowed to read it.
+ */
+void
+rv_ReportConflict(Relation rel, AttrNumber attnum,
+				  int64 expected, int64 current, bool current_isnull)
+{
+	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
+		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
+
+	if (current_isnull)
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("row version conflict on table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errdetail("Expected version %lld, but the row has no version.",
+						   (long long) expected),
+				 errhint("Read the row again and reapply the change."),
+				 errtablecol(rel, attnum)));
+
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("row version conflict on table \"%s\"",
+					RelationGetRelationName(rel)),
+			 errdetail("Expected version %lld, but the row is at version %lld.",
+					   (long long) expected, (long long) current),
+			 errhint("Read the row again and reapply the change."),
+			 errtablecol(rel, attnum)));
+	pg_unreachable();
+}
+
+/*
+ * Reports an UPDATE of a require_version table that claimed no version
+ * (RV002, or PT428).
+ */
+void
+rv_ReportVersionRequired(Relation rel, AttrNumber attnum)
+{
+	ereport(ERROR,
+			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
+					 RV_SQLSTATE_PT_REQUIRED : RV_SQLSTATE_REQUIRED),
+			 errmsg("row version required to update table \"%s\"",
+					RelationGetRelationName(rel)),
+			 errdetail("The table requires every update to claim the version it read."),
+			 errhint("Set column \"%s\" to the version you read, in the same UPDATE.",
+					 NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),
+			 errtablecol(rel, attnum)));
+	pg_unreachable();
+}

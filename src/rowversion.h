@@ -1,0 +1,45 @@
+/*-------------------------------------------------------------------------
+ *
+ * rowversion.h
+ *	  Declarations shared by the rowversion extension's C files: the
+ *	  SQLSTATEs it raises, the setting that chooses between them, and the
+ *	  error reporters that every file uses for the same condition.
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef ROWVERSION_H
+#define ROWVERSION_H
+
+#include "compat.h"
+
+#include "utils/rel.h"
+
+/*
+ * The extension's own SQLSTATEs.  Class RV is ours; class PT is the one
+ * PostgREST turns into the HTTP status named by the last three digits.
+ * Neither is class 40, so no driver retries a conflict by itself.
+ */
+#define RV_SQLSTATE_CONFLICT		MAKE_SQLSTATE('R','V','0','0','1')
+#define RV_SQLSTATE_REQUIRED		MAKE_SQLSTATE('R','V','0','0','2')
+#define RV_SQLSTATE_NOT_FOUND		MAKE_SQLSTATE('R','V','0','0','3')
+#define RV_SQLSTATE_PT_CONFLICT		MAKE_SQLSTATE('P','T','4','1','2')
+#define RV_SQLSTATE_PT_REQUIRED		MAKE_SQLSTATE('P','T','4','2','8')
+#define RV_SQLSTATE_PT_NOT_FOUND	MAKE_SQLSTATE('P','T','4','0','4')
+
+/* Values of the rowversion.sqlstate_style setting. */
+typedef enum RvSqlstateStyle
+{
+	RV_STYLE_ROWVERSION,
+	RV_STYLE_POSTGREST
+} RvSqlstateStyle;
+
+extern int	rv_sqlstate_style;
+
+/* rowversion.c: the three conditions, reported with the style's SQLSTATE */
+extern pg_noreturn void rv_ReportConflict(Relation rel, AttrNumber attnum,
+										  int64 expected, int64 current,
+										  bool current_isnull);
+extern pg_noreturn void rv_ReportVersionRequired(Relation rel,
+												 AttrNumber attnum);
+
+#endif							/* ROWVERSION_H */

@@ -1,0 +1,435 @@
+/*-------------------------------------------------------------------------
+ *
+ * trigger.c
+ *	  The row trigger that owns a table's version column: it assigns the
+ *	  version on INSERT and UPDATE, checks claims, enforces require_version
+ *	  and leaves updates of ignore_columns alone.
+ *
+ * rowversion.enable() creates it as a BEFORE INSERT OR UPDATE ... FOR EACH
+ * ROW trigger whose arguments carry the table's options:
+ *
+ *	 0: the version column's name
+ *	 1: the mode, "xact" or "counter"
+ *	 2: require_version, "true" or "false"
+ *	 3 and later: the ignore_columns, one name each
+ *
+ * Arguments travel with the trigger through pg_dump and to the clones that
+ * PostgreSQL makes on partitions; the names are resolved against each
+ * partition's own descriptor, since column numbers differ between them.
+ * They are parsed once per trigger and statement, never per row.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "rowversion.h"
+
+#include "access/htup_details.h"
+#include "access/sysattr.h"
+#include "access/transam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "nodes/bitmapset.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(version_trigger);
+
+typedef enum RvMode
+{
+	RV_MODE_XACT,				/* versions are 64-bit transaction IDs */
+	RV_MODE_COUNTER				/* versions count the row's updates */
+} RvMode;
+
+/*
+ * A trigger's options, resolved against the relation it fires on.  Lives
+ * in the trigger's FmgrInfo context (fn_extra), so for one statement.
+ */
+typedef struct RvTriggerOptions
+{
+	Oid			tgoid;			/* trigger the options were parsed for */
+	Oid			relid;			/* relation they were resolved against */
+	AttrNumber	attnum;			/* the version column */
+	Oid			atttypid;		/* INT2OID, INT4OID or INT8OID */
+	int64		maxvalue;		/* largest value that type holds */
+	RvMode		mode;
+	bool		require_version;
+	Bitmapset  *ignore_cols;	/* numbered like tg_updatedcols; NULL if none */
+} RvTriggerOptions;
+
+/*
+ * The version the last UPDATE of a partition assigned.  When that UPDATE
+ * moves the row to another partition, PostgreSQL deletes it and runs the
+ * destination's INSERT triggers next; the INSERT then keeps this version
+ * instead of starting over, so the row's versions still increase.  Any
+ * trigger call consumes it.
+ */
+typedef struct RvPendingMove
+{
+	bool		valid;
+	FullTransactionId fxid;		/* top-level transaction of that UPDATE */
+	int64		version;		/* version it assigned */
+} RvPendingMove;
+
+static RvPendingMove rv_pending_move;
+
+/*
+ * Reports a trigger whose arguments rowversion.enable() did not write.
+ */
+static pg_noreturn void
+rv_ReportBadArguments(Trigger *tg, Relation rel, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+			 errmsg("trigger \"%s\" on table \"%s\" has invalid arguments",
+					tg->tgname, RelationGetRelationName(rel)),
+			 errdetail_internal("%s", detail),
+			 errhint("Call rowversion.enable() to recreate the trigger.")));
+	pg_unreachable();
+}
+
+/*
+ * Returns the user column of desc called name, or InvalidAttrNumber.
+ */
+static AttrNumber
+rv_FindColumn(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * Returns the options of the firing trigger, resolved against its relation:
+ * parsed on the statement's first row and cached in fn_extra after that.
+ * A version column that is missing or of the wrong type is an error; an
+ * ignored column that no longer exists is skipped, since no UPDATE can name
+ * it.
+ */
+static RvTriggerOptions *
+rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	Trigger    *tg = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	RvTriggerOptions *opts = (RvTriggerOptions *) fcinfo->flinfo->fn_extra;
+	MemoryContext oldcxt;
+	Form_pg_attribute att;
+	int			i;
+
+	if (opts != NULL && opts->tgoid == tg->tgoid &&
+		opts->relid == RelationGetRelid(rel))
+		return opts;
+
+	if (tg->tgnargs < 3)
+		rv_ReportBadArguments(tg, rel, "Expected at least 3 arguments.");
+
+	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	opts = (RvTriggerOptions *) palloc0(sizeof(RvTriggerOptions));
+	opts->tgoid = tg->tgoid;
+	opts->relid = RelationGetRelid(rel);
+
+	if (strcmp(tg->tgargs[1], "xact") == 0)
+		opts->mode = RV_MODE_XACT;
+	else if (strcmp(tg->tgargs[1], "counter") == 0)
+		opts->mode = RV_MODE_COUNTER;
+	else
+		rv_ReportBadArguments(tg, rel, "The mode must be \"xact\" or \"counter\".");
+
+	if (!parse_bool(tg->tgargs[2], &opts->require_version))
+		rv_ReportBadArguments(tg, rel, "require_version must be \"true\" or \"false\".");
+
+	opts->attnum = rv_FindColumn(desc, tg->tgargs[0]);
+	if (opts->attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("version column \"%s\" of table \"%s\" does not exist",
+						tg->tgargs[0], RelationGetRelationName(rel)),
+				 errhint("Call rowversion.enable() to name the version column again."),
+				 errtable(rel)));
+
+	att = TupleDescAttr(desc, opts->attnum - 1);
+	opts->atttypid = att->atttypid;
+	switch (att->atttypid)
+	{
+		case INT8OID:
+			opts->maxvalue = PG_INT64_MAX;
+			break;
+		case INT4OID:
+			opts->maxvalue = PG_INT32_MAX;
+			break;
+		case INT2OID:
+			opts->maxvalue = PG_INT16_MAX;
+			break;
+		default:
+			opts->maxvalue = 0;
+			break;
+	}
+	if (opts->maxvalue == 0 ||
+		(opts->mode == RV_MODE_XACT && att->atttypid != INT8OID))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("version column \"%s\" of table \"%s\" is of type %s",
+						NameStr(att->attname), RelationGetRelationName(rel),
+						format_type_be(att->atttypid)),
+				 errdetail(opts->mode == RV_MODE_XACT ?
+						   "Mode xact needs a bigint column." :
+						   "Mode counter needs a smallint, integer or bigint column."),
+				 errtablecol(rel, opts->attnum)));
+
+	for (i = 3; i < tg->tgnargs; i++)
+	{
+		AttrNumber	attnum = rv_FindColumn(desc, tg->tgargs[i]);
+
+		if (attnum != InvalidAttrNumber)
+			opts->ignore_cols =
+				bms_add_member(opts->ignore_cols,
+							   attnum - FirstLowInvalidHeapAttributeNumber);
+	}
+
+	/*
+	 * Stored generated columns are never in an UPDATE's SET list, but
+	 * tg_updatedcols names them: those computed from the SET columns, or
+	 * (before 16) all of them.  They change only as the columns they are
+	 * computed from do, so they never keep an update from counting as one
+	 * of ignored columns alone.
+	 */
+	if (opts->ignore_cols != NULL && desc->constr != NULL &&
+		desc->constr->has_generated_stored)
+	{
+		for (i = 0; i < desc->natts; i++)
+		{
+			att = TupleDescAttr(desc, i);
+			if (att->attgenerated && !att->attisdropped)
+				opts->ignore_cols =
+					bms_add_member(opts->ignore_cols,
+								   att->attnum - FirstLowInvalidHeapAttributeNumber);
+		}
+	}
+
+	MemoryContextSwitchTo(oldcxt);
+	fcinfo->flinfo->fn_extra = opts;
+	return opts;
+}
+
+/*
+ * Returns the version stored in tuple, widened to int64.
+ */
+static int64
+rv_GetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
+			  bool *isnull)
+{
+	Datum		value = heap_getattr(tuple, opts->attnum, desc, isnull);
+
+	if (*isnull)
+		return 0;
+	switch (opts->atttypid)
+	{
+		case INT2OID:
+			return DatumGetInt16(value);
+		case INT4OID:
+			return DatumGetInt32(value);
+		default:
+			return DatumGetInt64(value);
+	}
+}
+
+/*
+ * Returns a copy of tuple whose version column holds version, which the
+ * caller has checked fits the column's type.
+ */
+static HeapTuple
+rv_SetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
+			  int64 version)
+{
+	int			attnum = opts->attnum;
+	Datum		value;
+	bool		isnull = false;
+
+	switch (opts->atttypid)
+	{
+		case INT2OID:
+			value = Int16GetDatum((int16) version);
+			break;
+		case INT4OID:
+			value = Int32GetDatum((int32) version);
+			break;
+		default:
+			value = Int64GetDatum(version);
+			break;
+	}
+	return heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &value, &isnull);
+}
+
+/*
+ * Returns the full 64-bit ID of the current top-level transaction,
+ * assigning one if it has none yet.
+ */
+static int64
+rv_CurrentXactVersion(void)
+{
+	return (int64) U64FromFullTransactionId(GetTopFullTransactionId());
+}
+
+/*
+ * Returns the version an UPDATE gives a row that is at current: in xact
+ * mode greatest(transaction ID, current + 1), in counter mode current + 1.
+ * A row without a version starts as an inserted one would.
+ */
+static int64
+rv_NextVersion(Relation rel, RvTriggerOptions *opts,
+			   int64 current, bool current_isnull)
+{
+	if (current_isnull)
+		return opts->mode == RV_MODE_XACT ? rv_CurrentXactVersion() : 1;
+
+	if (current >= opts->maxvalue)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("next row version of table \"%s\" is out of range for type %s",
+						RelationGetRelationName(rel),
+						format_type_be(opts->atttypid)),
+				 errdetail("The row is at version %lld.", (long long) current),
+				 errtablecol(rel, opts->attnum)));
+
+	if (opts->mode == RV_MODE_XACT)
+		return Max(rv_CurrentXactVersion(), current + 1);
+	return current + 1;
+}
+
+/*
+ * BEFORE INSERT: xact mode sets the inserting transaction's ID, replacing
+ * whatever the client wrote (but a row that an UPDATE is moving between
+ * partitions keeps the version that UPDATE gave it); counter mode keeps a
+ * value the client wrote and starts at 1 otherwise.
+ */
+static HeapTuple
+rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
+			const RvPendingMove *move)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	tuple = trigdata->tg_trigtuple;
+	bool		isnull;
+	int64		version = rv_GetVersion(tuple, desc, opts, &isnull);
+
+	if (opts->mode == RV_MODE_COUNTER)
+		return isnull ? rv_SetVersion(tuple, desc, opts, 1) : tuple;
+
+	if (!isnull && move->valid && rel->rd_rel->relispartition &&
+		version == move->version &&
+		FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()))
+		return tuple;
+
+	return rv_SetVersion(tuple, desc, opts, rv_CurrentXactVersion());
+}
+
+/*
+ * BEFORE UPDATE.  Writing the version column (it is in tg_updatedcols) is a
+ * claim, checked against the row's current version under the row lock;
+ * PostgreSQL has already re-fetched the newest row version when a
+ * concurrent update got there first, so a stale claim fails here.  An
+ * update that claims nothing and sets only ignore_columns keeps the
+ * version; any other update without a claim fails on a require_version
+ * table.  Everything else gets the next version.
+ */
+static HeapTuple
+rv_OnUpdate(TriggerData *trigdata, RvTriggerOptions *opts)
+{
+	Relation	rel = trigdata->tg_relation;
+	TupleDesc	desc = RelationGetDescr(rel);
+	const Bitmapset *updated = trigdata->tg_updatedcols;
+	bool		claimed;
+	int64		current;
+	bool		current_isnull;
+	int64		next;
+
+	claimed = bms_is_member(opts->attnum - FirstLowInvalidHeapAttributeNumber,
+							updated);
+	if (!claimed)
+	{
+		if (opts->ignore_cols != NULL && !bms_is_empty(updated) &&
+			bms_is_subset(updated, opts->ignore_cols))
+			return trigdata->tg_newtuple;
+		if (opts->require_version)
+			rv_ReportVersionRequired(rel, opts->attnum);
+	}
+
+	current = rv_GetVersion(trigdata->tg_trigtuple, desc, opts,
+							&current_isnull);
+	if (claimed)
+	{
+		bool		claim_isnull;
+		int64		claim = rv_GetVersion(trigdata->tg_newtuple, desc, opts,
+										  &claim_isnull);
+
+		if (claim_isnull)
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("row version claim on table \"%s\" cannot be null",
+							RelationGetRelationName(rel)),
+					 errhint("Set column \"%s\" to the version you read.",
+							 NameStr(TupleDescAttr(desc, opts->attnum - 1)->attname)),
+					 errtablecol(rel, opts->attnum)));
+
+		/* counter mode also takes old + 1, as ORMs that increment send it */
+		if (current_isnull ||
+			(claim != current &&
+			 !(opts->mode == RV_MODE_COUNTER && current < opts->maxvalue &&
+			   claim == current + 1)))
+			rv_ReportConflict(rel, opts->attnum, claim, current, current_isnull);
+	}
+
+	next = rv_NextVersion(rel, opts, current, current_isnull);
+
+	if (rel->rd_rel->relispartition)
+	{
+		rv_pending_move.valid = true;
+		rv_pending_move.fxid = GetTopFullTransactionId();
+		rv_pending_move.version = next;
+	}
+
+	return rv_SetVersion(trigdata->tg_newtuple, desc, opts, next);
+}
+
+/*
+ * version_trigger() — the row trigger function of every enabled table.
+ * Returns the row to store, with its version set.  DELETE passes through.
+ */
+Datum
+version_trigger(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	RvPendingMove move = rv_pending_move;
+	RvTriggerOptions *opts;
+
+	rv_pending_move.valid = false;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						"version_trigger")));
+	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired BEFORE ... FOR EACH ROW",
+						"version_trigger")));
+
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_trigtuple);
+
+	opts = rv_GetOptions(fcinfo, trigdata);
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		return PointerGetDatum(rv_OnInsert(trigdata, opts, &move));
+	return PointerGetDatum(rv_OnUpdate(trigdata, opts));
+}

@@ -1,0 +1,53 @@
+-- Partitioned tables: the trigger on the parent reaches every partition,
+-- present and future, each with its own column numbers.
+CREATE TABLE rvtest.orders (region text NOT NULL, id int NOT NULL, total int,
+  PRIMARY KEY (region, id)) PARTITION BY LIST (region);
+CREATE TABLE rvtest.orders_eu PARTITION OF rvtest.orders FOR VALUES IN ('eu');
+-- A partition whose columns sit at other positions (dropped column, other
+-- order).
+CREATE TABLE rvtest.orders_us (dropped int, total int, id int NOT NULL, region text NOT NULL);
+ALTER TABLE rvtest.orders_us DROP COLUMN dropped;
+ALTER TABLE rvtest.orders ATTACH PARTITION rvtest.orders_us FOR VALUES IN ('us');
+INSERT INTO rvtest.orders VALUES ('eu', 1, 10), ('us', 2, 20);
+
+SELECT rowversion.enable('rvtest.orders', mode => 'counter');
+-- Existing rows were filled, the column reaches every partition.
+SELECT tableoid::regclass, id, row_version FROM rvtest.orders ORDER BY id;
+-- A partition created later gets the trigger as well.
+CREATE TABLE rvtest.orders_asia PARTITION OF rvtest.orders FOR VALUES IN ('asia');
+INSERT INTO rvtest.orders VALUES ('asia', 3, 30);
+UPDATE rvtest.orders SET total = total + 1;
+SELECT tableoid::regclass, id, total, row_version FROM rvtest.orders ORDER BY id;
+
+-- Claims work through the parent and on a partition directly.
+UPDATE rvtest.orders SET total = 0, row_version = 2 WHERE id = 2;
+SELECT code FROM rvtest.error($$UPDATE rvtest.orders_us SET total = 1, row_version = 2$$);
+UPDATE rvtest.orders_us SET total = 1, row_version = 3 RETURNING row_version;
+
+-- rowversion.tables lists the partitioned table once, not its partitions.
+SELECT * FROM rowversion.tables WHERE tbl::text LIKE 'rvtest.orders%';
+-- A partition cannot be enabled on its own.
+SELECT * FROM rvtest.error($$SELECT rowversion.enable('rvtest.orders_eu')$$);
+
+-- An UPDATE that moves a row to another partition keeps the version it
+-- assigned (the destination's INSERT trigger does not start over).
+UPDATE rvtest.orders SET region = 'eu', row_version = 4 WHERE id = 2
+  RETURNING tableoid::regclass, row_version;
+
+-- The same in xact mode: the moved row's version still increases, even
+-- when it had run ahead of the transaction counter.
+SELECT rowversion.disable('rvtest.orders', drop_column => true);
+SELECT rowversion.enable('rvtest.orders');
+SET session_replication_role = replica;
+UPDATE rvtest.orders SET row_version = 9000000000000 WHERE id = 1;
+RESET session_replication_role;
+UPDATE rvtest.orders SET region = 'us', row_version = 9000000000000 WHERE id = 1
+  RETURNING tableoid::regclass, row_version;
+-- A plain INSERT into a partition is still given its transaction's ID.
+BEGIN;
+INSERT INTO rvtest.orders VALUES ('eu', 4, 40);
+SELECT row_version = pg_current_xact_id()::text::bigint AS is_xact_id
+FROM rvtest.orders WHERE id = 4;
+COMMIT;
+
+DROP TABLE rvtest.orders;
