@@ -7,7 +7,8 @@ CREATE DATABASE rv_trusted OWNER rv_dbowner;
 SET ROLE rv_dbowner;
 CREATE EXTENSION rowversion;
 SELECT e.extname, n.nspname, e.extrelocatable, pg_get_userbyid(e.extowner) AS owner
-FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace;
+FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+WHERE e.extname = 'rowversion';
 -- The owner can use it at once.
 CREATE TABLE t (id int PRIMARY KEY);
 SELECT rowversion.enable('t');
