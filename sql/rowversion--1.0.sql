@@ -273,3 +273,33 @@ BEGIN
   END IF;
 END
 $$;
+
+-- conditional_update(tbl, key, expected_version, changes): one UPDATE of the
+-- row with primary key `key`, only while it is at expected_version; returns
+-- the new version.  Two signatures, one C function: a typed key (42, a uuid,
+-- a jsonb object naming every key column) resolves to "any", and an untyped
+-- parameter, which drivers send, resolves to text.
+CREATE FUNCTION rowversion.conditional_update(tbl regclass, key "any",
+                                              expected_version bigint, changes jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'conditional_update'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION rowversion.conditional_update(tbl regclass, key text,
+                                              expected_version bigint, changes jsonb)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'conditional_update'
+LANGUAGE C VOLATILE;
+
+-- conditional_delete(tbl, key, expected_version): the same for DELETE.
+CREATE FUNCTION rowversion.conditional_delete(tbl regclass, key "any",
+                                              expected_version bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'conditional_delete'
+LANGUAGE C VOLATILE;
+
+CREATE FUNCTION rowversion.conditional_delete(tbl regclass, key text,
+                                              expected_version bigint)
+RETURNS void
+AS 'MODULE_PATHNAME', 'conditional_delete'
+LANGUAGE C VOLATILE;

@@ -9,6 +9,7 @@
  */
 #include "rowversion.h"
 
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
@@ -44,6 +45,45 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	RV_RESERVE_GUC_PREFIX("rowversion");
+}
+
+/*
+ * Returns the user column of desc called name, or InvalidAttrNumber.
+ */
+AttrNumber
+rv_FindColumn(TupleDesc desc, const char *name)
+{
+	int			i;
+
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
+			return att->attnum;
+	}
+	return InvalidAttrNumber;
+}
+
+/*
+ * Returns the largest version a column of type typid holds, or 0 when
+ * versions cannot be kept in that type (only smallint, integer and bigint
+ * can).
+ */
+int64
+rv_VersionTypeMax(Oid typid)
+{
+	switch (typid)
+	{
+		case INT8OID:
+			return PG_INT64_MAX;
+		case INT4OID:
+			return PG_INT32_MAX;
+		case INT2OID:
+			return PG_INT16_MAX;
+		default:
+			return 0;
+	}
 }
 
 /*
@@ -95,5 +135,23 @@ rv_ReportVersionRequired(Relation rel, AttrNumber attnum)
 			 errhint("Set column \"%s\" to the version you read, in the same UPDATE.",
 					 NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),
 			 errtablecol(rel, attnum)));
+	pg_unreachable();
+}
+
+/*
+ * Reports that a conditional write found no row with the given key (RV003,
+ * or PT404).  key describes it as "(a, b)=(1, 2)", or is NULL when the
+ * caller may not see the key's values.
+ */
+void
+rv_ReportNotFound(Relation rel, const char *key)
+{
+	ereport(ERROR,
+			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
+					 RV_SQLSTATE_PT_NOT_FOUND : RV_SQLSTATE_NOT_FOUND),
+			 errmsg("row not found in table \"%s\"",
+					RelationGetRelationName(rel)),
+			 key ? errdetail("Key %s does not exist.", key) : 0,
+			 errtable(rel)));
 	pg_unreachable();
 }

@@ -35,11 +35,16 @@ typedef enum RvSqlstateStyle
 
 extern int	rv_sqlstate_style;
 
+/* rowversion.c: catalog helpers shared by the trigger and the functions */
+extern AttrNumber rv_FindColumn(TupleDesc desc, const char *name);
+extern int64 rv_VersionTypeMax(Oid typid);
+
 /* rowversion.c: the three conditions, reported with the style's SQLSTATE */
 extern pg_noreturn void rv_ReportConflict(Relation rel, AttrNumber attnum,
 										  int64 expected, int64 current,
 										  bool current_isnull);
 extern pg_noreturn void rv_ReportVersionRequired(Relation rel,
 												 AttrNumber attnum);
+extern pg_noreturn void rv_ReportNotFound(Relation rel, const char *key);
 
 #endif							/* ROWVERSION_H */

@@ -89,24 +89,6 @@ rv_ReportBadArguments(Trigger *tg, Relation rel, const char *detail)
 }
 
 /*
- * Returns the user column of desc called name, or InvalidAttrNumber.
- */
-static AttrNumber
-rv_FindColumn(TupleDesc desc, const char *name)
-{
-	int			i;
-
-	for (i = 0; i < desc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, i);
-
-		if (!att->attisdropped && strcmp(NameStr(att->attname), name) == 0)
-			return att->attnum;
-	}
-	return InvalidAttrNumber;
-}
-
-/*
  * Returns the options of the firing trigger, resolved against its relation:
  * parsed on the statement's first row and cached in fn_extra after that.
  * A version column that is missing or of the wrong type is an error; an
@@ -157,21 +139,7 @@ rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 
 	att = TupleDescAttr(desc, opts->attnum - 1);
 	opts->atttypid = att->atttypid;
-	switch (att->atttypid)
-	{
-		case INT8OID:
-			opts->maxvalue = PG_INT64_MAX;
-			break;
-		case INT4OID:
-			opts->maxvalue = PG_INT32_MAX;
-			break;
-		case INT2OID:
-			opts->maxvalue = PG_INT16_MAX;
-			break;
-		default:
-			opts->maxvalue = 0;
-			break;
-	}
+	opts->maxvalue = rv_VersionTypeMax(att->atttypid);
 	if (opts->maxvalue == 0 ||
 		(opts->mode == RV_MODE_XACT && att->atttypid != INT8OID))
 		ereport(ERROR,

@@ -1,0 +1,857 @@
+/*-------------------------------------------------------------------------
+ *
+ * conditional.c
+ *	  rowversion.conditional_update() and rowversion.conditional_delete():
+ *	  change or delete one row, found by its primary key, only while it is
+ *	  still at the version the caller expects.
+ *
+ * Each call runs one statement through SPI, as the caller, so privileges
+ * and row-level security apply:
+ *
+ *	 UPDATE [ONLY] "s"."t" AS t SET "c" = r."c", ..., "row_version" = $v
+ *	   FROM pg_catalog.jsonb_to_record($j) AS r("c" <type>, ...)
+ *	  WHERE t."k" OPERATOR(<schema>.=) $1 ... AND t."row_version" = $v
+ *	 RETURNING t."row_version"
+ *
+ * The WHERE clause is re-checked by PostgreSQL against a row a concurrent
+ * transaction changed, under the row lock; setting the version column
+ * makes the UPDATE a claim, so the row trigger assigns the next version and
+ * require_version is satisfied.  When no row is touched a second statement
+ * tells a row at another version (RV001) from no row at all (RV003).
+ *
+ * Plans are cached the way ri_triggers.c caches its queries: in a hash
+ * table keyed by a fixed-size struct (the relation, the kind of write and
+ * the set of changed columns), kept with SPI_keepplan(), checked with
+ * SPI_plan_is_valid() before reuse and built again from the catalogs when
+ * DDL invalidated them.  The cache is bounded.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "rowversion.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/relation.h"
+#include "access/table.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(conditional_update);
+PG_FUNCTION_INFO_V1(conditional_delete);
+
+/* changed-column sets larger than this are planned for each call */
+#define RV_MAX_CACHED_COLUMNS	64
+/* the cache is emptied when it would grow past this many entries */
+#define RV_MAX_CACHED_PLANS		256
+
+typedef enum RvWriteKind
+{
+	RV_WRITE_UPDATE,
+	RV_WRITE_DELETE
+} RvWriteKind;
+
+/* Identifies a cached plan; memset to zero before filling (hashed as bytes). */
+typedef struct RvPlanKey
+{
+	Oid			relid;
+	int16		kind;			/* RvWriteKind */
+	int16		ncols;			/* number of changed columns */
+	AttrNumber	cols[RV_MAX_CACHED_COLUMNS];	/* changed columns, sorted */
+} RvPlanKey;
+
+/* What a conditional write needs to know of its table. */
+typedef struct RvTarget
+{
+	int			nkeys;			/* primary key columns */
+	AttrNumber	keyattnums[INDEX_MAX_KEYS];
+	Oid			keytypes[INDEX_MAX_KEYS];
+	int32		keytypmods[INDEX_MAX_KEYS];
+	AttrNumber	version_attnum; /* the version column */
+	int64		version_max;	/* largest value its type holds */
+} RvTarget;
+
+/* A cache entry: the two statements of one kind of write, and the table. */
+typedef struct RvPlanEntry
+{
+	RvPlanKey	key;
+	RvTarget	target;
+	SPIPlanPtr	write_plan;		/* the UPDATE or DELETE */
+	SPIPlanPtr	find_plan;		/* SELECT of the row's version by key */
+} RvPlanEntry;
+
+static HTAB *rv_plan_cache = NULL;
+
+/*
+ * Raises 22004 when the argument argno of the SQL-callable function is
+ * NULL.
+ */
+static void
+rv_CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("parameter \"%s\" cannot be null", name)));
+}
+
+/*
+ * Opens the table a conditional write targets, with the lock the write
+ * will take.  The caller must hold the privilege the write needs (UPDATE on
+ * the table or some column of it, or DELETE) before anything is locked, and
+ * the relation must be an ordinary or partitioned table.
+ */
+static Relation
+rv_OpenTable(Oid relid, RvWriteKind kind)
+{
+	Oid			userid = GetUserId();
+	Relation	rel;
+	char		relkind;
+
+	relkind = get_rel_relkind(relid);
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+
+	if (kind == RV_WRITE_UPDATE ?
+		(pg_class_aclcheck(relid, userid, ACL_UPDATE) != ACLCHECK_OK &&
+		 pg_attribute_aclcheck_all(relid, userid, ACL_UPDATE,
+								   ACLMASK_ANY) != ACLCHECK_OK) :
+		pg_class_aclcheck(relid, userid, ACL_DELETE) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(relkind),
+					   get_rel_name(relid));
+
+	rel = try_relation_open(relid, RowExclusiveLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errhint("Only tables whose row versions rowversion.enable() keeps can be written conditionally.")));
+	return rel;
+}
+
+/*
+ * Collects the columns that changes (a jsonb object) sets into key, sorted,
+ * and returns their number.  Unknown columns, generated columns and
+ * identity columns GENERATED ALWAYS are refused; more columns than a cache
+ * key holds are counted but not collected.
+ */
+static int
+rv_ChangedColumns(Relation rel, Jsonb *changes, RvPlanKey *key)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			ncols = 0;
+
+	if (!JB_ROOT_IS_OBJECT(changes))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("changes must be a JSON object"),
+				 errhint("Pass an object of column names and new values, such as '{\"name\": \"Ada\"}'.")));
+
+	it = JsonbIteratorInit(&changes->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *name;
+		AttrNumber	attnum;
+		Form_pg_attribute att;
+		int			i;
+
+		if (tok != WJB_KEY)
+			continue;
+		name = pnstrdup(v.val.string.val, v.val.string.len);
+		attnum = rv_FindColumn(desc, name);
+		if (attnum == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							name, RelationGetRelationName(rel))));
+		att = TupleDescAttr(desc, attnum - 1);
+		if (att->attgenerated)
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("cannot set generated column \"%s\"", name)));
+		if (att->attidentity == ATTRIBUTE_IDENTITY_ALWAYS)
+			ereport(ERROR,
+					(errcode(ERRCODE_GENERATED_ALWAYS),
+					 errmsg("cannot set identity column \"%s\"", name),
+					 errdetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.",
+							   name)));
+
+		if (ncols < RV_MAX_CACHED_COLUMNS)
+		{
+			/* insertion sort: keys arrive in jsonb's order, not attnum's */
+			for (i = ncols; i > 0 && key->cols[i - 1] > attnum; i--)
+				key->cols[i] = key->cols[i - 1];
+			key->cols[i] = attnum;
+		}
+		ncols++;
+	}
+	return ncols;
+}
+
+/*
+ * Fills target from the catalogs: the primary key and the version column
+ * that the table's row trigger keeps.  Refuses a table whose row versions
+ * are not kept (or whose trigger is disabled) and one without a primary
+ * key.  fn_oid is the calling function, whose schema is the extension's.
+ */
+static void
+rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target)
+{
+	Oid			trigfunc_nsp = get_func_namespace(fn_oid);
+	TriggerDesc *trigdesc = rel->trigdesc;
+	Trigger    *trigger = NULL;
+	Relation	index;
+	Oid			pkoid;
+	int			i;
+
+	memset(target, 0, sizeof(RvTarget));
+
+	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *tg = &trigdesc->triggers[i];
+		char	   *fname;
+
+		if (get_func_namespace(tg->tgfoid) != trigfunc_nsp)
+			continue;
+		fname = get_func_name(tg->tgfoid);
+		if (fname != NULL && strcmp(fname, "version_trigger") == 0 &&
+			tg->tgnargs >= 1)
+		{
+			trigger = tg;
+			break;
+		}
+	}
+	if (trigger == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" does not keep row versions",
+						RelationGetRelationName(rel)),
+				 errhint("Call rowversion.enable() on it first.")));
+	if (trigger->tgenabled == TRIGGER_DISABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("row versions of table \"%s\" are not being kept",
+						RelationGetRelationName(rel)),
+				 errdetail("Trigger \"%s\" is disabled.", trigger->tgname)));
+
+	target->version_attnum = rv_FindColumn(RelationGetDescr(rel),
+										   trigger->tgargs[0]);
+	if (target->version_attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("version column \"%s\" of table \"%s\" does not exist",
+						trigger->tgargs[0], RelationGetRelationName(rel)),
+				 errhint("Call rowversion.enable() to name the version column again.")));
+	target->version_max =
+		rv_VersionTypeMax(TupleDescAttr(RelationGetDescr(rel),
+										target->version_attnum - 1)->atttypid);
+	if (target->version_max == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("version column \"%s\" of table \"%s\" is not an integer column",
+						trigger->tgargs[0], RelationGetRelationName(rel))));
+
+	/* RelationGetIndexList() sets rd_pkindex */
+	list_free(RelationGetIndexList(rel));
+	pkoid = rel->rd_pkindex;
+	if (!OidIsValid(pkoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has no primary key",
+						RelationGetRelationName(rel)),
+				 errhint("Conditional writes find the row by its primary key.")));
+
+	index = index_open(pkoid, AccessShareLock);
+	target->nkeys = index->rd_index->indnkeyatts;
+	for (i = 0; i < target->nkeys; i++)
+	{
+		AttrNumber	attnum = index->rd_index->indkey.values[i];
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+
+		target->keyattnums[i] = attnum;
+		target->keytypes[i] = att->atttypid;
+		target->keytypmods[i] = att->atttypmod;
+	}
+	index_close(index, AccessShareLock);
+}
+
+/*
+ * Appends the WHERE clause that finds the row by its primary key, with
+ * parameters $1..$nkeys, comparing each column with the equality operator
+ * of its index operator family, schema-qualified (as ri_GenerateQual does,
+ * so citext or domain keys compare as their index does).
+ */
+static void
+rv_AppendKeyQual(StringInfo buf, Relation rel, RvTarget *target)
+{
+	Relation	index = index_open(rel->rd_pkindex, AccessShareLock);
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < target->nkeys; i++)
+	{
+		Oid			opno = get_opfamily_member(index->rd_opfamily[i],
+											   index->rd_opcintype[i],
+											   index->rd_opcintype[i],
+											   BTEqualStrategyNumber);
+		HeapTuple	optup;
+		Form_pg_operator op;
+
+		if (!OidIsValid(opno))
+			elog(ERROR, "missing equality operator for type %u in operator family %u",
+				 index->rd_opcintype[i], index->rd_opfamily[i]);
+		optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+		if (!HeapTupleIsValid(optup))
+			elog(ERROR, "cache lookup failed for operator %u", opno);
+		op = (Form_pg_operator) GETSTRUCT(optup);
+
+		appendStringInfo(buf, "%st.%s OPERATOR(%s.%s) $%d",
+						 i > 0 ? " AND " : "",
+						 quote_identifier(NameStr(TupleDescAttr(desc, target->keyattnums[i] - 1)->attname)),
+						 quote_identifier(get_namespace_name(op->oprnamespace)),
+						 NameStr(op->oprname),
+						 i + 1);
+		ReleaseSysCache(optup);
+	}
+	index_close(index, AccessShareLock);
+}
+
+/*
+ * Prepares and keeps (when keep) the write and find statements of entry
+ * for the table and changed columns in entry->key.  Parameters: the key
+ * columns, then the expected version (bigint), then changes (jsonb).
+ */
+static void
+rv_BuildPlans(Relation rel, Oid fn_oid, RvPlanEntry *entry,
+			  int ncols, const AttrNumber *cols, bool keep)
+{
+	RvTarget   *target = &entry->target;
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData sql;
+	StringInfoData from;
+	Oid			argtypes[INDEX_MAX_KEYS + 2];
+	const char *only;
+	char	   *qrel;
+	const char *vcol;
+	int			vparam;
+	int			i;
+
+	rv_DescribeTarget(rel, fn_oid, target);
+
+	for (i = 0; i < ncols; i++)
+		if (cols[i] == target->version_attnum)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot set version column \"%s\" through changes",
+							NameStr(TupleDescAttr(desc, cols[i] - 1)->attname)),
+					 errhint("Pass the version you read as expected_version; the new version is assigned.")));
+
+	/* an inheritance parent's children are other tables, partitions are not */
+	only = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
+	qrel = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									  RelationGetRelationName(rel));
+	vcol = quote_identifier(NameStr(TupleDescAttr(desc, target->version_attnum - 1)->attname));
+	vparam = target->nkeys + 1;
+	for (i = 0; i < target->nkeys; i++)
+		argtypes[i] = target->keytypes[i];
+	argtypes[target->nkeys] = INT8OID;
+	argtypes[target->nkeys + 1] = JSONBOID;
+
+	initStringInfo(&sql);
+	if (entry->key.kind == RV_WRITE_UPDATE)
+	{
+		appendStringInfo(&sql, "UPDATE %s%s AS t SET ", only, qrel);
+		initStringInfo(&from);
+		for (i = 0; i < ncols; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, cols[i] - 1);
+			const char *col = quote_identifier(NameStr(att->attname));
+
+			appendStringInfo(&sql, "%s = r.%s, ", col, col);
+			appendStringInfo(&from, "%s%s %s", i > 0 ? ", " : "", col,
+							 format_type_extended(att->atttypid, att->atttypmod,
+												  FORMAT_TYPE_TYPEMOD_GIVEN |
+												  FORMAT_TYPE_FORCE_QUALIFY));
+		}
+		/* writing the version column makes the UPDATE a claim */
+		appendStringInfo(&sql, "%s = $%d", vcol, vparam);
+		if (ncols > 0)
+			appendStringInfo(&sql, " FROM pg_catalog.jsonb_to_record($%d) AS r(%s)",
+							 vparam + 1, from.data);
+	}
+	else
+		appendStringInfo(&sql, "DELETE FROM %s%s AS t", only, qrel);
+	appendStringInfoString(&sql, " WHERE ");
+	rv_AppendKeyQual(&sql, rel, target);
+	appendStringInfo(&sql, " AND t.%s OPERATOR(pg_catalog.=) $%d", vcol, vparam);
+	if (entry->key.kind == RV_WRITE_UPDATE)
+		appendStringInfo(&sql, " RETURNING t.%s::pg_catalog.int8", vcol);
+
+	entry->write_plan = SPI_prepare(sql.data,
+									target->nkeys + (ncols > 0 ? 2 : 1),
+									argtypes);
+	if (entry->write_plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql.data, SPI_result_code_string(SPI_result));
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8 FROM %s%s AS t WHERE ",
+					 vcol, only, qrel);
+	rv_AppendKeyQual(&sql, rel, target);
+	entry->find_plan = SPI_prepare(sql.data, target->nkeys, argtypes);
+	if (entry->find_plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql.data, SPI_result_code_string(SPI_result));
+
+	if (keep)
+	{
+		SPI_keepplan(entry->write_plan);
+		SPI_keepplan(entry->find_plan);
+	}
+}
+
+/*
+ * Frees every cached plan and empties the cache.
+ */
+static void
+rv_FlushPlans(void)
+{
+	HASH_SEQ_STATUS status;
+	RvPlanEntry *entry;
+
+	hash_seq_init(&status, rv_plan_cache);
+	while ((entry = (RvPlanEntry *) hash_seq_search(&status)) != NULL)
+	{
+		if (entry->write_plan)
+			SPI_freeplan(entry->write_plan);
+		if (entry->find_plan)
+			SPI_freeplan(entry->find_plan);
+		hash_search(rv_plan_cache, &entry->key, HASH_REMOVE, NULL);
+	}
+}
+
+/*
+ * Returns the cache entry for key, with valid plans: the cached ones when
+ * no DDL invalidated them, else built again from the catalogs.  A key with
+ * too many columns to cache gets an entry in *scratch whose plans the
+ * caller frees.
+ */
+static RvPlanEntry *
+rv_GetPlans(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
+			const AttrNumber *cols, RvPlanEntry *scratch)
+{
+	RvPlanEntry *entry;
+	bool		found;
+
+	if (ncols > RV_MAX_CACHED_COLUMNS)
+	{
+		memset(scratch, 0, sizeof(RvPlanEntry));
+		scratch->key = *key;
+		rv_BuildPlans(rel, fn_oid, scratch, ncols, cols, false);
+		return scratch;
+	}
+
+	if (rv_plan_cache == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(RvPlanKey);
+		ctl.entrysize = sizeof(RvPlanEntry);
+		rv_plan_cache = hash_create("rowversion plan cache", RV_MAX_CACHED_PLANS,
+									&ctl, HASH_ELEM | HASH_BLOBS);
+	}
+
+	entry = (RvPlanEntry *) hash_search(rv_plan_cache, key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		if (entry->write_plan && SPI_plan_is_valid(entry->write_plan) &&
+			entry->find_plan && SPI_plan_is_valid(entry->find_plan))
+			return entry;
+		/* DDL changed the table: build both statements again */
+		if (entry->write_plan)
+			SPI_freeplan(entry->write_plan);
+		if (entry->find_plan)
+			SPI_freeplan(entry->find_plan);
+		hash_search(rv_plan_cache, key, HASH_REMOVE, NULL);
+	}
+	else if (hash_get_num_entries(rv_plan_cache) >= RV_MAX_CACHED_PLANS)
+		rv_FlushPlans();
+
+	/* build first, so an error leaves no half-filled entry behind */
+	memset(scratch, 0, sizeof(RvPlanEntry));
+	scratch->key = *key;
+	rv_BuildPlans(rel, fn_oid, scratch, ncols, cols, true);
+
+	entry = (RvPlanEntry *) hash_search(rv_plan_cache, key, HASH_ENTER, &found);
+	*entry = *scratch;
+	return entry;
+}
+
+/*
+ * Returns the text form of a JSON value, as jsonb_populate_record reads a
+ * scalar: strings unquoted, numbers and booleans as written, containers as
+ * JSON text.
+ */
+static char *
+rv_JsonbValueText(JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvString:
+			return pnstrdup(v->val.string.val, v->val.string.len);
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out,
+													   NumericGetDatum(v->val.numeric)));
+		case jbvBool:
+			return pstrdup(v->val.boolean ? "true" : "false");
+		case jbvBinary:
+			return JsonbToCString(NULL, v->val.binary.data, v->val.binary.len);
+		default:
+			return NULL;
+	}
+}
+
+/*
+ * Converts text to a value of key column i, with the column type's input
+ * function (so a domain's constraints hold and nothing is rounded away).
+ */
+static Datum
+rv_KeyInput(RvTarget *target, int i, char *text)
+{
+	Oid			infunc;
+	Oid			ioparam;
+
+	getTypeInputInfo(target->keytypes[i], &infunc, &ioparam);
+	return OidInputFunctionCall(infunc, text, ioparam, target->keytypmods[i]);
+}
+
+/*
+ * Converts the caller's key into one value per primary key column.  A
+ * jsonb object names every key column (any key, composite too); anything
+ * else is the value of a single-column key: used as it is when it has the
+ * column's type, else through its text form and the column type's input.
+ */
+static void
+rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
+			 Datum *values)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	if (keytype == JSONBOID &&
+		!(target->nkeys == 1 && target->keytypes[0] == JSONBOID))
+	{
+		Jsonb	   *jb = DatumGetJsonbP(key);
+		JsonbIterator *it;
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+
+		if (JB_ROOT_IS_SCALAR(jb) && target->nkeys == 1)
+		{
+			/* a bare JSON scalar: the value of a single-column key */
+			it = JsonbIteratorInit(&jb->root);
+			while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+				if (tok == WJB_ELEM)
+					break;
+			if (v.type == jbvNull)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("parameter \"%s\" cannot be null", "key")));
+			values[0] = rv_KeyInput(target, 0, rv_JsonbValueText(&v));
+			return;
+		}
+		if (!JB_ROOT_IS_OBJECT(jb))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("key must be a JSON object naming each primary key column")));
+
+		/* every pair must name a key column... */
+		it = JsonbIteratorInit(&jb->root);
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		{
+			char	   *name;
+			bool		inkey = false;
+
+			if (tok != WJB_KEY)
+				continue;
+			name = pnstrdup(v.val.string.val, v.val.string.len);
+			for (i = 0; i < target->nkeys && !inkey; i++)
+				inkey = strcmp(name, NameStr(TupleDescAttr(desc, target->keyattnums[i] - 1)->attname)) == 0;
+			if (!inkey)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("column \"%s\" is not part of the primary key of table \"%s\"",
+								name, RelationGetRelationName(rel))));
+		}
+
+		/* ...and every key column must have a value */
+		for (i = 0; i < target->nkeys; i++)
+		{
+			const char *name = NameStr(TupleDescAttr(desc, target->keyattnums[i] - 1)->attname);
+			JsonbValue	k;
+			JsonbValue *found;
+			char	   *text;
+
+			k.type = jbvString;
+			k.val.string.val = (char *) name;
+			k.val.string.len = strlen(name);
+			found = findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k);
+			if (found == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("key has no value for primary key column \"%s\"", name)));
+			text = rv_JsonbValueText(found);
+			if (text == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+						 errmsg("primary key column \"%s\" cannot be null", name)));
+			values[i] = rv_KeyInput(target, i, text);
+		}
+		return;
+	}
+
+	if (target->nkeys > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("table \"%s\" has a primary key of %d columns",
+						RelationGetRelationName(rel), target->nkeys),
+				 errhint("Pass the key as a jsonb object naming each key column, such as '{\"a\": 1, \"b\": 2}'::jsonb.")));
+
+	if (keytype == target->keytypes[0])
+		values[0] = key;
+	else if (keytype == UNKNOWNOID)
+		values[0] = rv_KeyInput(target, 0, DatumGetCString(key));
+	else
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		getTypeOutputInfo(keytype, &outfunc, &isvarlena);
+		values[0] = rv_KeyInput(target, 0, OidOutputFunctionCall(outfunc, key));
+	}
+}
+
+/*
+ * Describes the key as "(a, b)=(1, x)" for an error's DETAIL, or returns
+ * NULL when the caller may not see it: row-level security applies, or
+ * SELECT is granted neither on the table nor on every key column.
+ */
+static char *
+rv_KeyDescription(Relation rel, RvTarget *target, Datum *values)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			userid = GetUserId();
+	TupleDesc	desc = RelationGetDescr(rel);
+	StringInfoData buf;
+	int			i;
+
+	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+		return NULL;
+	if (pg_class_aclcheck(relid, userid, ACL_SELECT) != ACLCHECK_OK)
+		for (i = 0; i < target->nkeys; i++)
+			if (pg_attribute_aclcheck(relid, target->keyattnums[i], userid,
+									  ACL_SELECT) != ACLCHECK_OK)
+				return NULL;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '(');
+	for (i = 0; i < target->nkeys; i++)
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 quote_identifier(NameStr(TupleDescAttr(desc, target->keyattnums[i] - 1)->attname)));
+	appendStringInfoString(&buf, ")=(");
+	for (i = 0; i < target->nkeys; i++)
+	{
+		Oid			outfunc;
+		bool		isvarlena;
+
+		getTypeOutputInfo(target->keytypes[i], &outfunc, &isvarlena);
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 OidOutputFunctionCall(outfunc, values[i]));
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+/*
+ * The body of both functions: one UPDATE or DELETE of the row with the
+ * given key, only while it is at expected_version.  Returns the version
+ * the UPDATE assigned (0 for DELETE); raises RV001 when the row is at
+ * another version and RV003 when there is no such row.
+ */
+static int64
+rv_ConditionalWrite(FunctionCallInfo fcinfo, RvWriteKind kind)
+{
+	Oid			relid;
+	Datum		key;
+	Oid			keytype;
+	int64		expected;
+	Jsonb	   *changes = NULL;
+	Relation	rel;
+	RvPlanKey	plankey;
+	RvPlanEntry scratch;
+	RvPlanEntry *entry;
+	RvTarget	target;
+	int			ncols = 0;
+	Datum		values[INDEX_MAX_KEYS + 2];
+	int64		result = 0;
+	bool		done = false;
+	int			rc;
+
+	rv_CheckNotNull(fcinfo, 0, "tbl");
+	rv_CheckNotNull(fcinfo, 1, "key");
+	rv_CheckNotNull(fcinfo, 2, "expected_version");
+	if (kind == RV_WRITE_UPDATE)
+		rv_CheckNotNull(fcinfo, 3, "changes");
+
+	relid = PG_GETARG_OID(0);
+	key = PG_GETARG_DATUM(1);
+	keytype = get_fn_expr_argtype(fcinfo->flinfo, 1);
+	if (!OidIsValid(keytype))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDETERMINATE_DATATYPE),
+				 errmsg("could not determine the type of the key")));
+	expected = PG_GETARG_INT64(2);
+
+	rel = rv_OpenTable(relid, kind);
+
+	memset(&plankey, 0, sizeof(plankey));
+	plankey.relid = relid;
+	plankey.kind = kind;
+	if (kind == RV_WRITE_UPDATE)
+	{
+		changes = PG_GETARG_JSONB_P(3);
+		ncols = rv_ChangedColumns(rel, changes, &plankey);
+		plankey.ncols = Min(ncols, RV_MAX_CACHED_COLUMNS);
+	}
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	if (ncols > RV_MAX_CACHED_COLUMNS)
+	{
+		/* collect every column; too many for a cache key */
+		AttrNumber *cols = palloc(sizeof(AttrNumber) * ncols);
+		JsonbIterator *it = JsonbIteratorInit(&changes->root);
+		JsonbValue	v;
+		JsonbIteratorToken tok;
+		int			n = 0;
+
+		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+			if (tok == WJB_KEY)
+			{
+				char	   *name = pnstrdup(v.val.string.val, v.val.string.len);
+
+				cols[n++] = rv_FindColumn(RelationGetDescr(rel), name);
+			}
+		entry = rv_GetPlans(rel, fcinfo->flinfo->fn_oid,
+							&plankey, ncols, cols, &scratch);
+	}
+	else
+		entry = rv_GetPlans(rel, fcinfo->flinfo->fn_oid,
+							&plankey, ncols, plankey.cols, &scratch);
+	target = entry->target;
+
+	rv_KeyValues(rel, &target, key, keytype, values);
+	values[target.nkeys] = Int64GetDatum(expected);
+	if (changes != NULL)
+		values[target.nkeys + 1] = JsonbPGetDatum(changes);
+
+	/* a version the column cannot hold cannot be the row's */
+	if (expected <= target.version_max)
+	{
+		rc = SPI_execute_plan(entry->write_plan, values, NULL, false, 0);
+		if (rc != (kind == RV_WRITE_UPDATE ? SPI_OK_UPDATE_RETURNING : SPI_OK_DELETE))
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+		{
+			done = true;
+			if (kind == RV_WRITE_UPDATE)
+			{
+				bool		isnull;
+
+				result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+													 SPI_tuptable->tupdesc,
+													 1, &isnull));
+			}
+		}
+	}
+
+	if (!done)
+	{
+		/* nothing written: a row at another version, or no row at all */
+		rc = SPI_execute_plan(entry->find_plan, values, NULL, false, 1);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+		{
+			bool		isnull;
+			int64		current = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+															  SPI_tuptable->tupdesc,
+															  1, &isnull));
+
+			rv_ReportConflict(rel, target.version_attnum, expected, current, isnull);
+		}
+		rv_ReportNotFound(rel, rv_KeyDescription(rel, &target, values));
+	}
+
+	if (entry == &scratch)
+	{
+		SPI_freeplan(scratch.write_plan);
+		SPI_freeplan(scratch.find_plan);
+	}
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * conditional_update(tbl, key, expected_version, changes) — sets the
+ * columns named in changes (a jsonb object; {} just touches the row) of the
+ * row with the given primary key, if it is at expected_version, and returns
+ * its new version.
+ */
+Datum
+conditional_update(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_INT64(rv_ConditionalWrite(fcinfo, RV_WRITE_UPDATE));
+}
+
+/*
+ * conditional_delete(tbl, key, expected_version) — deletes the row with the
+ * given primary key if it is at expected_version.
+ */
+Datum
+conditional_delete(PG_FUNCTION_ARGS)
+{
+	rv_ConditionalWrite(fcinfo, RV_WRITE_DELETE);
+	PG_RETURN_VOID();
+}
