@@ -20,10 +20,12 @@
  * tells a row at another version (RV001) from no row at all (RV003).
  *
  * Plans are cached the way ri_triggers.c caches its queries: in a hash
- * table keyed by a fixed-size struct (the relation, the kind of write and
- * the set of changed columns), kept with SPI_keepplan(), checked with
+ * table keyed by a fixed-size struct (the relation, the statement and the
+ * set of changed columns), kept with SPI_keepplan(), checked with
  * SPI_plan_is_valid() before reuse and built again from the catalogs when
- * DDL invalidated them.  The cache is bounded.
+ * DDL invalidated them.  The cache is bounded: when full it is emptied.
+ * A conditional write that runs inside another one (from a trigger) plans
+ * without the cache, so no plan is freed while a caller executes it.
  *
  *-------------------------------------------------------------------------
  */
@@ -61,17 +63,19 @@ PG_FUNCTION_INFO_V1(conditional_delete);
 /* the cache is emptied when it would grow past this many entries */
 #define RV_MAX_CACHED_PLANS		256
 
-typedef enum RvWriteKind
+/* The statements a conditional write runs. */
+typedef enum RvStatement
 {
-	RV_WRITE_UPDATE,
-	RV_WRITE_DELETE
-} RvWriteKind;
+	RV_STMT_UPDATE,				/* the conditional UPDATE ... RETURNING */
+	RV_STMT_DELETE,				/* the conditional DELETE */
+	RV_STMT_FIND				/* SELECT of the row's version by key */
+} RvStatement;
 
 /* Identifies a cached plan; memset to zero before filling (hashed as bytes). */
 typedef struct RvPlanKey
 {
 	Oid			relid;
-	int16		kind;			/* RvWriteKind */
+	int16		stmt;			/* RvStatement */
 	int16		ncols;			/* number of changed columns */
 	AttrNumber	cols[RV_MAX_CACHED_COLUMNS];	/* changed columns, sorted */
 } RvPlanKey;
@@ -87,16 +91,18 @@ typedef struct RvTarget
 	int64		version_max;	/* largest value its type holds */
 } RvTarget;
 
-/* A cache entry: the two statements of one kind of write, and the table. */
+/* A cache entry: one statement, and what it knows of the table. */
 typedef struct RvPlanEntry
 {
 	RvPlanKey	key;
 	RvTarget	target;
-	SPIPlanPtr	write_plan;		/* the UPDATE or DELETE */
-	SPIPlanPtr	find_plan;		/* SELECT of the row's version by key */
+	SPIPlanPtr	plan;
 } RvPlanEntry;
 
 static HTAB *rv_plan_cache = NULL;
+
+/* how many of this backend's cached statements are executing right now */
+static int	rv_executing = 0;
 
 /*
  * Raises 22004 when the argument argno of the SQL-callable function is
@@ -118,7 +124,7 @@ rv_CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *name)
  * the relation must be an ordinary or partitioned table.
  */
 static Relation
-rv_OpenTable(Oid relid, RvWriteKind kind)
+rv_OpenTable(Oid relid, RvStatement stmt)
 {
 	Oid			userid = GetUserId();
 	Relation	rel;
@@ -130,7 +136,7 @@ rv_OpenTable(Oid relid, RvWriteKind kind)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation with OID %u does not exist", relid)));
 
-	if (kind == RV_WRITE_UPDATE ?
+	if (stmt == RV_STMT_UPDATE ?
 		(pg_class_aclcheck(relid, userid, ACL_UPDATE) != ACLCHECK_OK &&
 		 pg_attribute_aclcheck_all(relid, userid, ACL_UPDATE,
 								   ACLMASK_ANY) != ACLCHECK_OK) :
@@ -154,19 +160,19 @@ rv_OpenTable(Oid relid, RvWriteKind kind)
 }
 
 /*
- * Collects the columns that changes (a jsonb object) sets into key, sorted,
- * and returns their number.  Unknown columns, generated columns and
- * identity columns GENERATED ALWAYS are refused; more columns than a cache
- * key holds are counted but not collected.
+ * Returns the columns that changes (a jsonb object) sets, sorted, and
+ * their number in *ncols.  Unknown columns, generated columns and identity
+ * columns GENERATED ALWAYS are refused.
  */
-static int
-rv_ChangedColumns(Relation rel, Jsonb *changes, RvPlanKey *key)
+static AttrNumber *
+rv_ChangedColumns(Relation rel, Jsonb *changes, int *ncols)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
+	AttrNumber *cols;
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
-	int			ncols = 0;
+	int			n = 0;
 
 	if (!JB_ROOT_IS_OBJECT(changes))
 		ereport(ERROR,
@@ -174,6 +180,7 @@ rv_ChangedColumns(Relation rel, Jsonb *changes, RvPlanKey *key)
 				 errmsg("changes must be a JSON object"),
 				 errhint("Pass an object of column names and new values, such as '{\"name\": \"Ada\"}'.")));
 
+	cols = (AttrNumber *) palloc(sizeof(AttrNumber) * (JB_ROOT_COUNT(changes) + 1));
 	it = JsonbIteratorInit(&changes->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -203,16 +210,14 @@ rv_ChangedColumns(Relation rel, Jsonb *changes, RvPlanKey *key)
 					 errdetail("Column \"%s\" is an identity column defined as GENERATED ALWAYS.",
 							   name)));
 
-		if (ncols < RV_MAX_CACHED_COLUMNS)
-		{
-			/* insertion sort: keys arrive in jsonb's order, not attnum's */
-			for (i = ncols; i > 0 && key->cols[i - 1] > attnum; i--)
-				key->cols[i] = key->cols[i - 1];
-			key->cols[i] = attnum;
-		}
-		ncols++;
+		/* insertion sort: keys arrive in jsonb's order, not attnum's */
+		for (i = n; i > 0 && cols[i - 1] > attnum; i--)
+			cols[i] = cols[i - 1];
+		cols[i] = attnum;
+		n++;
 	}
-	return ncols;
+	*ncols = n;
+	return cols;
 }
 
 /*
@@ -344,19 +349,20 @@ rv_AppendKeyQual(StringInfo buf, Relation rel, RvTarget *target)
 }
 
 /*
- * Prepares and keeps (when keep) the write and find statements of entry
- * for the table and changed columns in entry->key.  Parameters: the key
- * columns, then the expected version (bigint), then changes (jsonb).
+ * Prepares the statement entry->key names for the table, and keeps it
+ * (SPI_keepplan) when keep.  Its parameters are the key columns, then the
+ * expected version (bigint), then changes (jsonb) when an UPDATE sets
+ * columns.
  */
 static void
-rv_BuildPlans(Relation rel, Oid fn_oid, RvPlanEntry *entry,
-			  int ncols, const AttrNumber *cols, bool keep)
+rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
+			 int ncols, const AttrNumber *cols, bool keep)
 {
 	RvTarget   *target = &entry->target;
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData sql;
-	StringInfoData from;
 	Oid			argtypes[INDEX_MAX_KEYS + 2];
+	int			nargs;
 	const char *only;
 	char	   *qrel;
 	const char *vcol;
@@ -385,56 +391,59 @@ rv_BuildPlans(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 	argtypes[target->nkeys + 1] = JSONBOID;
 
 	initStringInfo(&sql);
-	if (entry->key.kind == RV_WRITE_UPDATE)
+	switch ((RvStatement) entry->key.stmt)
 	{
-		appendStringInfo(&sql, "UPDATE %s%s AS t SET ", only, qrel);
-		initStringInfo(&from);
-		for (i = 0; i < ncols; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, cols[i] - 1);
-			const char *col = quote_identifier(NameStr(att->attname));
+		case RV_STMT_UPDATE:
+			appendStringInfo(&sql, "UPDATE %s%s AS t SET ", only, qrel);
+			for (i = 0; i < ncols; i++)
+			{
+				const char *col = quote_identifier(NameStr(TupleDescAttr(desc, cols[i] - 1)->attname));
 
-			appendStringInfo(&sql, "%s = r.%s, ", col, col);
-			appendStringInfo(&from, "%s%s %s", i > 0 ? ", " : "", col,
-							 format_type_extended(att->atttypid, att->atttypmod,
-												  FORMAT_TYPE_TYPEMOD_GIVEN |
-												  FORMAT_TYPE_FORCE_QUALIFY));
-		}
-		/* writing the version column makes the UPDATE a claim */
-		appendStringInfo(&sql, "%s = $%d", vcol, vparam);
-		if (ncols > 0)
-			appendStringInfo(&sql, " FROM pg_catalog.jsonb_to_record($%d) AS r(%s)",
-							 vparam + 1, from.data);
+				appendStringInfo(&sql, "%s = r.%s, ", col, col);
+			}
+			/* writing the version column makes the UPDATE a claim */
+			appendStringInfo(&sql, "%s = $%d", vcol, vparam);
+			if (ncols > 0)
+			{
+				appendStringInfo(&sql, " FROM pg_catalog.jsonb_to_record($%d) AS r(",
+								 vparam + 1);
+				for (i = 0; i < ncols; i++)
+				{
+					Form_pg_attribute att = TupleDescAttr(desc, cols[i] - 1);
+
+					appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
+									 quote_identifier(NameStr(att->attname)),
+									 format_type_extended(att->atttypid, att->atttypmod,
+														  FORMAT_TYPE_TYPEMOD_GIVEN |
+														  FORMAT_TYPE_FORCE_QUALIFY));
+				}
+				appendStringInfoChar(&sql, ')');
+			}
+			nargs = vparam + (ncols > 0 ? 1 : 0);
+			break;
+		case RV_STMT_DELETE:
+			appendStringInfo(&sql, "DELETE FROM %s%s AS t", only, qrel);
+			nargs = vparam;
+			break;
+		default:
+			appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8 FROM %s%s AS t",
+							 vcol, only, qrel);
+			nargs = target->nkeys;
+			break;
 	}
-	else
-		appendStringInfo(&sql, "DELETE FROM %s%s AS t", only, qrel);
 	appendStringInfoString(&sql, " WHERE ");
 	rv_AppendKeyQual(&sql, rel, target);
-	appendStringInfo(&sql, " AND t.%s OPERATOR(pg_catalog.=) $%d", vcol, vparam);
-	if (entry->key.kind == RV_WRITE_UPDATE)
+	if (entry->key.stmt != RV_STMT_FIND)
+		appendStringInfo(&sql, " AND t.%s OPERATOR(pg_catalog.=) $%d", vcol, vparam);
+	if (entry->key.stmt == RV_STMT_UPDATE)
 		appendStringInfo(&sql, " RETURNING t.%s::pg_catalog.int8", vcol);
 
-	entry->write_plan = SPI_prepare(sql.data,
-									target->nkeys + (ncols > 0 ? 2 : 1),
-									argtypes);
-	if (entry->write_plan == NULL)
+	entry->plan = SPI_prepare(sql.data, nargs, argtypes);
+	if (entry->plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql.data, SPI_result_code_string(SPI_result));
-
-	resetStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8 FROM %s%s AS t WHERE ",
-					 vcol, only, qrel);
-	rv_AppendKeyQual(&sql, rel, target);
-	entry->find_plan = SPI_prepare(sql.data, target->nkeys, argtypes);
-	if (entry->find_plan == NULL)
-		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 sql.data, SPI_result_code_string(SPI_result));
-
 	if (keep)
-	{
-		SPI_keepplan(entry->write_plan);
-		SPI_keepplan(entry->find_plan);
-	}
+		SPI_keepplan(entry->plan);
 }
 
 /*
@@ -449,32 +458,30 @@ rv_FlushPlans(void)
 	hash_seq_init(&status, rv_plan_cache);
 	while ((entry = (RvPlanEntry *) hash_seq_search(&status)) != NULL)
 	{
-		if (entry->write_plan)
-			SPI_freeplan(entry->write_plan);
-		if (entry->find_plan)
-			SPI_freeplan(entry->find_plan);
+		if (entry->plan)
+			SPI_freeplan(entry->plan);
 		hash_search(rv_plan_cache, &entry->key, HASH_REMOVE, NULL);
 	}
 }
 
 /*
- * Returns the cache entry for key, with valid plans: the cached ones when
- * no DDL invalidated them, else built again from the catalogs.  A key with
- * too many columns to cache gets an entry in *scratch whose plans the
- * caller frees.
+ * Returns the entry for key with a valid plan: the cached one when no DDL
+ * invalidated it, else one built again from the catalogs.  cols lists the
+ * changed columns (all ncols of them).  A key with too many columns to
+ * cache, or a call nested in the execution of a cached statement, gets an
+ * entry in *scratch, whose plan the caller frees.
  */
 static RvPlanEntry *
-rv_GetPlans(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
-			const AttrNumber *cols, RvPlanEntry *scratch)
+rv_GetPlan(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
+		   const AttrNumber *cols, RvPlanEntry *scratch)
 {
 	RvPlanEntry *entry;
-	bool		found;
 
-	if (ncols > RV_MAX_CACHED_COLUMNS)
+	memset(scratch, 0, sizeof(RvPlanEntry));
+	scratch->key = *key;
+	if (ncols > RV_MAX_CACHED_COLUMNS || rv_executing > 0)
 	{
-		memset(scratch, 0, sizeof(RvPlanEntry));
-		scratch->key = *key;
-		rv_BuildPlans(rel, fn_oid, scratch, ncols, cols, false);
+		rv_BuildPlan(rel, fn_oid, scratch, ncols, cols, false);
 		return scratch;
 	}
 
@@ -492,25 +499,19 @@ rv_GetPlans(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
 	entry = (RvPlanEntry *) hash_search(rv_plan_cache, key, HASH_FIND, NULL);
 	if (entry != NULL)
 	{
-		if (entry->write_plan && SPI_plan_is_valid(entry->write_plan) &&
-			entry->find_plan && SPI_plan_is_valid(entry->find_plan))
+		if (entry->plan != NULL && SPI_plan_is_valid(entry->plan))
 			return entry;
-		/* DDL changed the table: build both statements again */
-		if (entry->write_plan)
-			SPI_freeplan(entry->write_plan);
-		if (entry->find_plan)
-			SPI_freeplan(entry->find_plan);
+		/* DDL changed the table: build the statement again */
+		if (entry->plan != NULL)
+			SPI_freeplan(entry->plan);
 		hash_search(rv_plan_cache, key, HASH_REMOVE, NULL);
 	}
 	else if (hash_get_num_entries(rv_plan_cache) >= RV_MAX_CACHED_PLANS)
 		rv_FlushPlans();
 
 	/* build first, so an error leaves no half-filled entry behind */
-	memset(scratch, 0, sizeof(RvPlanEntry));
-	scratch->key = *key;
-	rv_BuildPlans(rel, fn_oid, scratch, ncols, cols, true);
-
-	entry = (RvPlanEntry *) hash_search(rv_plan_cache, key, HASH_ENTER, &found);
+	rv_BuildPlan(rel, fn_oid, scratch, ncols, cols, true);
+	entry = (RvPlanEntry *) hash_search(rv_plan_cache, key, HASH_ENTER, NULL);
 	*entry = *scratch;
 	return entry;
 }
@@ -701,38 +702,78 @@ rv_KeyDescription(Relation rel, RvTarget *target, Datum *values)
 }
 
 /*
+ * Runs plan with values, counting it as executing meanwhile; returns SPI's
+ * code.
+ */
+static int
+rv_ExecutePlan(SPIPlanPtr plan, Datum *values, long count)
+{
+	int			rc;
+
+	rv_executing++;
+	PG_TRY();
+	{
+		rc = SPI_execute_plan(plan, values, NULL, false, count);
+	}
+	PG_CATCH();
+	{
+		rv_executing--;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	rv_executing--;
+	return rc;
+}
+
+/*
+ * Returns the entry of statement stmt for the table and changed columns,
+ * with a valid plan (see rv_GetPlan).
+ */
+static RvPlanEntry *
+rv_Statement(Relation rel, Oid fn_oid, RvStatement stmt,
+			 int ncols, const AttrNumber *cols, RvPlanEntry *scratch)
+{
+	RvPlanKey	key;
+
+	memset(&key, 0, sizeof(key));
+	key.relid = RelationGetRelid(rel);
+	key.stmt = stmt;
+	key.ncols = Min(ncols, RV_MAX_CACHED_COLUMNS);
+	if (key.ncols > 0)
+		memcpy(key.cols, cols, sizeof(AttrNumber) * key.ncols);
+	return rv_GetPlan(rel, fn_oid, &key, ncols, cols, scratch);
+}
+
+/*
  * The body of both functions: one UPDATE or DELETE of the row with the
  * given key, only while it is at expected_version.  Returns the version
  * the UPDATE assigned (0 for DELETE); raises RV001 when the row is at
  * another version and RV003 when there is no such row.
  */
 static int64
-rv_ConditionalWrite(FunctionCallInfo fcinfo, RvWriteKind kind)
+rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 {
-	Oid			relid;
-	Datum		key;
+	Oid			fn_oid = fcinfo->flinfo->fn_oid;
 	Oid			keytype;
 	int64		expected;
 	Jsonb	   *changes = NULL;
 	Relation	rel;
-	RvPlanKey	plankey;
+	AttrNumber *cols = NULL;
+	int			ncols = 0;
 	RvPlanEntry scratch;
 	RvPlanEntry *entry;
 	RvTarget	target;
-	int			ncols = 0;
 	Datum		values[INDEX_MAX_KEYS + 2];
+	bool		written = false;
 	int64		result = 0;
-	bool		done = false;
 	int			rc;
 
 	rv_CheckNotNull(fcinfo, 0, "tbl");
 	rv_CheckNotNull(fcinfo, 1, "key");
 	rv_CheckNotNull(fcinfo, 2, "expected_version");
-	if (kind == RV_WRITE_UPDATE)
+	if (stmt == RV_STMT_UPDATE)
 		rv_CheckNotNull(fcinfo, 3, "changes");
 
-	relid = PG_GETARG_OID(0);
-	key = PG_GETARG_DATUM(1);
 	keytype = get_fn_expr_argtype(fcinfo->flinfo, 1);
 	if (!OidIsValid(keytype))
 		ereport(ERROR,
@@ -740,46 +781,21 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvWriteKind kind)
 				 errmsg("could not determine the type of the key")));
 	expected = PG_GETARG_INT64(2);
 
-	rel = rv_OpenTable(relid, kind);
-
-	memset(&plankey, 0, sizeof(plankey));
-	plankey.relid = relid;
-	plankey.kind = kind;
-	if (kind == RV_WRITE_UPDATE)
+	rel = rv_OpenTable(PG_GETARG_OID(0), stmt);
+	if (stmt == RV_STMT_UPDATE)
 	{
 		changes = PG_GETARG_JSONB_P(3);
-		ncols = rv_ChangedColumns(rel, changes, &plankey);
-		plankey.ncols = Min(ncols, RV_MAX_CACHED_COLUMNS);
+		cols = rv_ChangedColumns(rel, changes, &ncols);
 	}
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	if (ncols > RV_MAX_CACHED_COLUMNS)
-	{
-		/* collect every column; too many for a cache key */
-		AttrNumber *cols = palloc(sizeof(AttrNumber) * ncols);
-		JsonbIterator *it = JsonbIteratorInit(&changes->root);
-		JsonbValue	v;
-		JsonbIteratorToken tok;
-		int			n = 0;
-
-		while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-			if (tok == WJB_KEY)
-			{
-				char	   *name = pnstrdup(v.val.string.val, v.val.string.len);
-
-				cols[n++] = rv_FindColumn(RelationGetDescr(rel), name);
-			}
-		entry = rv_GetPlans(rel, fcinfo->flinfo->fn_oid,
-							&plankey, ncols, cols, &scratch);
-	}
-	else
-		entry = rv_GetPlans(rel, fcinfo->flinfo->fn_oid,
-							&plankey, ncols, plankey.cols, &scratch);
+	entry = rv_Statement(rel, fn_oid, stmt, ncols, cols, &scratch);
 	target = entry->target;
 
-	rv_KeyValues(rel, &target, key, keytype, values);
+	/* parameters: the key columns, the expected version, the changes */
+	rv_KeyValues(rel, &target, PG_GETARG_DATUM(1), keytype, values);
 	values[target.nkeys] = Int64GetDatum(expected);
 	if (changes != NULL)
 		values[target.nkeys + 1] = JsonbPGetDatum(changes);
@@ -787,27 +803,26 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvWriteKind kind)
 	/* a version the column cannot hold cannot be the row's */
 	if (expected <= target.version_max)
 	{
-		rc = SPI_execute_plan(entry->write_plan, values, NULL, false, 0);
-		if (rc != (kind == RV_WRITE_UPDATE ? SPI_OK_UPDATE_RETURNING : SPI_OK_DELETE))
+		rc = rv_ExecutePlan(entry->plan, values, 0);
+		if (rc != (stmt == RV_STMT_UPDATE ? SPI_OK_UPDATE_RETURNING : SPI_OK_DELETE))
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed > 0)
+		written = SPI_processed > 0;
+		if (written && stmt == RV_STMT_UPDATE)
 		{
-			done = true;
-			if (kind == RV_WRITE_UPDATE)
-			{
-				bool		isnull;
+			bool		isnull;
 
-				result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-													 SPI_tuptable->tupdesc,
-													 1, &isnull));
-			}
+			result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+												 SPI_tuptable->tupdesc, 1, &isnull));
 		}
 	}
+	if (entry == &scratch)
+		SPI_freeplan(scratch.plan);
 
-	if (!done)
+	if (!written)
 	{
 		/* nothing written: a row at another version, or no row at all */
-		rc = SPI_execute_plan(entry->find_plan, values, NULL, false, 1);
+		entry = rv_Statement(rel, fn_oid, RV_STMT_FIND, 0, NULL, &scratch);
+		rc = rv_ExecutePlan(entry->plan, values, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed > 0)
@@ -822,11 +837,6 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvWriteKind kind)
 		rv_ReportNotFound(rel, rv_KeyDescription(rel, &target, values));
 	}
 
-	if (entry == &scratch)
-	{
-		SPI_freeplan(scratch.write_plan);
-		SPI_freeplan(scratch.find_plan);
-	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	table_close(rel, NoLock);
@@ -842,7 +852,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvWriteKind kind)
 Datum
 conditional_update(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(rv_ConditionalWrite(fcinfo, RV_WRITE_UPDATE));
+	PG_RETURN_INT64(rv_ConditionalWrite(fcinfo, RV_STMT_UPDATE));
 }
 
 /*
@@ -852,6 +862,6 @@ conditional_update(PG_FUNCTION_ARGS)
 Datum
 conditional_delete(PG_FUNCTION_ARGS)
 {
-	rv_ConditionalWrite(fcinfo, RV_WRITE_DELETE);
+	rv_ConditionalWrite(fcinfo, RV_STMT_DELETE);
 	PG_RETURN_VOID();
 }
