@@ -34,36 +34,28 @@ AS $$
 $$;
 
 -- One row per enabled table (a partitioned table once, not its partitions),
--- with the options enable() was given.
+-- with the options enable() was given.  Only BEFORE ROW triggers with the
+-- arguments enable() writes are listed, so a hand-made trigger with odd
+-- arguments cannot break the view.
 CREATE VIEW rowversion.tables AS
   SELECT t.tgrelid::pg_catalog.regclass AS tbl,
          a.args[1]::pg_catalog.name AS version_column,
          a.args[2] AS mode,
-         a.args[3]::pg_catalog.bool AS require_version,
+         CASE a.args[3] WHEN 'true' THEN true WHEN 'false' THEN false END AS require_version,
          a.args[4:]::pg_catalog.name[] AS ignore_columns
   FROM pg_catalog.pg_trigger AS t,
        LATERAL (SELECT rowversion.trigger_arguments(t.tgargs) AS args) AS a
-  WHERE t.tgfoid = 'rowversion.version_trigger()'::pg_catalog.regprocedure
-    AND t.tgparentid OPERATOR(pg_catalog.=) 0;
+  WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.version_trigger()'::pg_catalog.regprocedure
+    AND t.tgparentid OPERATOR(pg_catalog.=) 0
+    -- BEFORE ... FOR EACH ROW
+    AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 3) OPERATOR(pg_catalog.=) 3
+    AND t.tgnargs OPERATOR(pg_catalog.>=) 3;
 
 GRANT SELECT ON rowversion.tables TO PUBLIC;
 
--- Raises 22004 unless value is not null.
-CREATE FUNCTION rowversion.check_not_null(value anyelement, parameter text)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  IF value IS NULL THEN
-    RAISE EXCEPTION 'parameter "%" cannot be null', parameter
-      USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-END
-$$;
-
--- Checks that tbl is a table whose row versions enable() may keep, and
--- returns its schema-qualified, quoted name.
+-- Checks that tbl exists, is an ordinary or partitioned table outside the
+-- system schemas, and that the current user owns it; returns its
+-- schema-qualified, quoted name.
 CREATE FUNCTION rowversion.check_table(tbl regclass)
 RETURNS text
 LANGUAGE plpgsql
@@ -72,7 +64,7 @@ AS $$
 DECLARE
   r record;
 BEGIN
-  SELECT c.relkind, c.relispartition, c.relname, n.nspname
+  SELECT c.relkind, c.relname, c.relowner, n.nspname
     INTO r
     FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
    WHERE c.oid = tbl;
@@ -85,39 +77,37 @@ BEGIN
       USING ERRCODE = 'wrong_object_type';
   END IF;
   IF r.relkind NOT IN ('r', 'p') THEN
-    RAISE EXCEPTION 'cannot keep row versions of "%"', r.relname
+    RAISE EXCEPTION 'cannot keep row versions of % "%"',
+                    CASE r.relkind
+                      WHEN 'v' THEN 'view'
+                      WHEN 'm' THEN 'materialized view'
+                      WHEN 'f' THEN 'foreign table'
+                      WHEN 'S' THEN 'sequence'
+                      WHEN 'i' THEN 'index'
+                      WHEN 'I' THEN 'partitioned index'
+                      WHEN 'c' THEN 'composite type'
+                      WHEN 't' THEN 'TOAST table'
+                      ELSE 'relation' END,
+                    r.relname
       USING ERRCODE = 'wrong_object_type',
-            DETAIL = format('"%s" is %s.', r.relname,
-                            CASE r.relkind
-                              WHEN 'v' THEN 'a view'
-                              WHEN 'm' THEN 'a materialized view'
-                              WHEN 'f' THEN 'a foreign table'
-                              WHEN 'S' THEN 'a sequence'
-                              WHEN 'i' THEN 'an index'
-                              WHEN 'I' THEN 'a partitioned index'
-                              WHEN 'c' THEN 'a composite type'
-                              WHEN 't' THEN 'a TOAST table'
-                              ELSE 'not a table' END),
             HINT = 'Only ordinary and partitioned tables can have row versions.';
   END IF;
-  IF r.relispartition THEN
-    RAISE EXCEPTION 'cannot keep row versions of partition "%" on its own', r.relname
-      USING ERRCODE = 'wrong_object_type',
-            HINT = format('Enable its partitioned table %s instead; its partitions follow.',
-                          (SELECT i.inhparent::regclass FROM pg_inherits AS i
-                            WHERE i.inhrelid = tbl));
+  IF NOT pg_has_role(r.relowner, 'USAGE') THEN
+    RAISE EXCEPTION 'must be owner of table %', r.relname
+      USING ERRCODE = 'insufficient_privilege';
   END IF;
   RETURN format('%I.%I', r.nspname, r.relname);
 END
 $$;
 
--- The enabled table's row trigger: its name and arguments, or NULLs when
--- tbl is not enabled.
-CREATE FUNCTION rowversion.find_trigger(tbl regclass, OUT tgname name, OUT args text[])
+-- The row trigger that enable() created on tbl itself (not one cloned from
+-- a partitioned parent): its name, arguments and enabled state, or NULLs.
+CREATE FUNCTION rowversion.find_trigger(tbl regclass,
+  OUT tgname name, OUT args text[], OUT tgenabled "char")
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT t.tgname, rowversion.trigger_arguments(t.tgargs)
+  SELECT t.tgname, rowversion.trigger_arguments(t.tgargs), t.tgenabled
     FROM pg_trigger AS t
    WHERE t.tgrelid = tbl
      AND t.tgfoid = 'rowversion.version_trigger()'::regprocedure
@@ -137,6 +127,7 @@ AS $$
 DECLARE
   qualified text;
   relname name;
+  other record;
   current record;
   col record;
   ignored name[] := '{}';
@@ -144,37 +135,101 @@ DECLARE
   fill text;
   args text[];
 BEGIN
-  PERFORM rowversion.check_not_null(tbl, 'tbl');
-  PERFORM rowversion.check_not_null(version_column, 'version_column');
-  PERFORM rowversion.check_not_null(mode, 'mode');
-  PERFORM rowversion.check_not_null(require_version, 'require_version');
-  PERFORM rowversion.check_not_null(ignore_columns, 'ignore_columns');
+  -- Each check is written out: a shared helper taking anyelement could be
+  -- outranked by an overload someone adds to this schema.
+  IF tbl IS NULL THEN
+    RAISE EXCEPTION 'parameter "tbl" cannot be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF version_column IS NULL THEN
+    RAISE EXCEPTION 'parameter "version_column" cannot be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF mode IS NULL THEN
+    RAISE EXCEPTION 'parameter "mode" cannot be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF require_version IS NULL THEN
+    RAISE EXCEPTION 'parameter "require_version" cannot be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF ignore_columns IS NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'parameter "ignore_columns" cannot be null or contain nulls'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+
   qualified := rowversion.check_table(tbl);
   relname := (SELECT c.relname FROM pg_class AS c WHERE c.oid = tbl);
+  -- Two enable() calls on one table wait for each other.
+  EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qualified);
+
+  IF (SELECT c.relispartition FROM pg_class AS c WHERE c.oid = tbl) THEN
+    RAISE EXCEPTION 'cannot keep row versions of partition "%" on its own', relname
+      USING ERRCODE = 'wrong_object_type',
+            HINT = format('Enable its partitioned table "%s" instead; its partitions follow.',
+                          (SELECT c.relname
+                             FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhparent
+                            WHERE i.inhrelid = tbl));
+  END IF;
+  -- Partitions follow their partitioned table, so all of them must be able
+  -- to: none foreign, none keeping versions of its own.
+  SELECT c.relname, c.relkind INTO other
+    FROM pg_partition_tree(tbl) AS p JOIN pg_class AS c ON c.oid = p.relid
+   WHERE p.relid <> tbl::oid
+     AND (c.relkind = 'f'
+          OR (SELECT f.tgname FROM rowversion.find_trigger(c.oid::regclass) AS f) IS NOT NULL)
+   ORDER BY c.relkind = 'f' DESC, c.relname
+   LIMIT 1;
+  IF FOUND AND other.relkind = 'f' THEN
+    RAISE EXCEPTION 'cannot keep row versions of partitioned table "%"', relname
+      USING ERRCODE = 'wrong_object_type',
+            DETAIL = format('Partition "%s" is a foreign table.', other.relname);
+  ELSIF FOUND THEN
+    RAISE EXCEPTION 'partition "%" keeps row versions of its own', other.relname
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = format('Call rowversion.disable() on "%s" first.', other.relname);
+  END IF;
+  -- Triggers do not reach inheritance children: they must keep their own.
+  SELECT c.relname INTO other
+    FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+   WHERE i.inhparent = tbl AND NOT c.relispartition
+     AND (SELECT f.tgname FROM rowversion.find_trigger(c.oid::regclass) AS f) IS NULL
+   ORDER BY c.relname
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'table "%" has inheritance children that do not keep row versions', relname
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = format('Child table "%s" does not keep row versions.', other.relname),
+            HINT = 'Enable each child table first.';
+  END IF;
 
   IF mode NOT IN ('xact', 'counter') THEN
     RAISE EXCEPTION 'invalid row version mode "%"', mode
       USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'The mode is "xact" or "counter".';
+            HINT = 'Valid values are "xact" and "counter".';
   END IF;
   IF version_column = '' THEN
     RAISE EXCEPTION 'version column name cannot be empty'
-      USING ERRCODE = 'invalid_parameter_value';
+      USING ERRCODE = 'invalid_name';
   END IF;
 
-  SELECT t.tgname, t.args INTO current FROM rowversion.find_trigger(tbl) AS t;
-  IF current.args[1] IS DISTINCT FROM version_column
-     AND EXISTS (SELECT FROM pg_attribute AS a
-                  WHERE a.attrelid = tbl AND a.attname = current.args[1]
-                    AND a.attnum > 0 AND NOT a.attisdropped) THEN
-    RAISE EXCEPTION 'table "%" already keeps its row versions in column "%"',
-                    relname, current.args[1]
-      USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'Call rowversion.disable() first to move them to another column.';
+  SELECT t.tgname, t.args, t.tgenabled INTO current FROM rowversion.find_trigger(tbl) AS t;
+  IF current.tgname IS NOT NULL AND current.args[1] <> version_column THEN
+    IF EXISTS (SELECT FROM pg_attribute AS a
+                WHERE a.attrelid = tbl AND a.attname = current.args[1]
+                  AND a.attnum > 0 AND NOT a.attisdropped) THEN
+      RAISE EXCEPTION 'table "%" already keeps its row versions in column "%"',
+                      relname, current.args[1]
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'Call rowversion.disable() first to move them to another column.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_attribute AS a
+                    WHERE a.attrelid = tbl AND a.attname = version_column
+                      AND a.attnum > 0 AND NOT a.attisdropped) THEN
+      RAISE EXCEPTION 'version column "%" of table "%" no longer exists',
+                      current.args[1], relname
+        USING ERRCODE = 'object_not_in_prerequisite_state',
+              HINT = 'If it was renamed, pass its new name as version_column; else call rowversion.disable() first.';
+    END IF;
   END IF;
 
   FOREACH ignore_column IN ARRAY ignore_columns LOOP
-    PERFORM rowversion.check_not_null(ignore_column, 'ignore_columns');
     IF ignore_column = version_column THEN
       RAISE EXCEPTION 'cannot ignore the version column "%"', version_column
         USING ERRCODE = 'invalid_parameter_value';
@@ -182,8 +237,7 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_attribute AS a
                     WHERE a.attrelid = tbl AND a.attname = ignore_column
                       AND a.attnum > 0 AND NOT a.attisdropped) THEN
-      RAISE EXCEPTION 'column "%" of relation "%" does not exist',
-                      ignore_column, relname
+      RAISE EXCEPTION 'column "%" of relation "%" does not exist', ignore_column, relname
         USING ERRCODE = 'undefined_column';
     END IF;
     IF NOT ignore_column = ANY (ignored) THEN
@@ -234,14 +288,14 @@ BEGIN
   END IF;
 
   args := ARRAY[version_column::text, mode, require_version::text] || ignored::text[];
-  IF current.tgname IS NOT NULL AND current.args = args THEN
+  IF current.tgname IS NOT NULL AND current.args = args AND current.tgenabled = 'O' THEN
     RETURN;
   END IF;
   IF current.tgname IS NOT NULL THEN
     EXECUTE format('DROP TRIGGER %I ON %s', current.tgname, qualified);
   END IF;
   -- Named to sort after the table's other BEFORE triggers, which PostgreSQL
-  -- fires in name order, so the version it assigns is the last word.
+  -- fires in name order.
   EXECUTE format('CREATE TRIGGER zz_rowversion BEFORE INSERT OR UPDATE ON %s '
                  'FOR EACH ROW EXECUTE FUNCTION rowversion.version_trigger(%s)',
                  qualified,
@@ -258,8 +312,13 @@ DECLARE
   qualified text;
   current record;
 BEGIN
-  PERFORM rowversion.check_not_null(tbl, 'tbl');
-  PERFORM rowversion.check_not_null(drop_column, 'drop_column');
+  IF tbl IS NULL THEN
+    RAISE EXCEPTION 'parameter "tbl" cannot be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  ELSIF drop_column IS NULL THEN
+    RAISE EXCEPTION 'parameter "drop_column" cannot be null'
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
   qualified := rowversion.check_table(tbl);
   SELECT t.tgname, t.args INTO current FROM rowversion.find_trigger(tbl) AS t;
   IF current.tgname IS NULL THEN

@@ -9,8 +9,12 @@
  */
 #include "rowversion.h"
 
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/lsyscache.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 
@@ -87,9 +91,42 @@ rv_VersionTypeMax(Oid typid)
 }
 
 /*
+ * Returns whether the current user may read column attnum of rel, through
+ * the table or the column, or through a partitioned table rel belongs to
+ * (rows are often written through the partitioned table alone).
+ */
+static bool
+rv_MaySelectColumn(Relation rel, AttrNumber attnum)
+{
+	Oid			userid = GetUserId();
+	Oid			relid = RelationGetRelid(rel);
+	ListCell   *lc;
+
+	if (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK ||
+		pg_attribute_aclcheck(relid, attnum, userid, ACL_SELECT) == ACLCHECK_OK)
+		return true;
+	if (!rel->rd_rel->relispartition)
+		return false;
+	foreach(lc, get_partition_ancestors(relid))
+	{
+		Oid			ancestor = lfirst_oid(lc);
+		AttrNumber	anc_attnum;
+
+		if (pg_class_aclcheck(ancestor, userid, ACL_SELECT) == ACLCHECK_OK)
+			return true;
+		anc_attnum = get_attnum(ancestor,
+								NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
+		if (anc_attnum != InvalidAttrNumber &&
+			pg_attribute_aclcheck(ancestor, anc_attnum, userid, ACL_SELECT) == ACLCHECK_OK)
+			return true;
+	}
+	return false;
+}
+
+/*
  * Reports that the version a writer expected or claimed is not the row's
- * current one (RV001, or PT412).  The row's key is not shown: the caller
- * may not be allowed to read it.
+ * current one (RV001, or PT412).  The row's key is not shown, and its
+ * current version only to a caller who may read the version column.
  */
 void
 rv_ReportConflict(Relation rel, AttrNumber attnum,
@@ -97,6 +134,15 @@ rv_ReportConflict(Relation rel, AttrNumber attnum,
 {
 	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
 		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
+
+	if (!rv_MaySelectColumn(rel, attnum))
+		ereport(ERROR,
+				(errcode(code),
+				 errmsg("row version conflict on table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errdetail("The row is not at version %lld.", (long long) expected),
+				 errhint("Read the row again and reapply the change."),
+				 errtablecol(rel, attnum)));
 
 	if (current_isnull)
 		ereport(ERROR,

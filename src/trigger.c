@@ -26,6 +26,7 @@
 #include "access/sysattr.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -58,17 +59,22 @@ typedef struct RvTriggerOptions
 } RvTriggerOptions;
 
 /*
- * The version the last UPDATE of a partition assigned.  When that UPDATE
- * moves the row to another partition, PostgreSQL deletes it and runs the
- * destination's INSERT triggers next; the INSERT then keeps this version
- * instead of starting over, so the row's versions still increase.  Any
- * trigger call consumes it.
+ * The version the last UPDATE of a partition of an xact-mode table gave its
+ * row.  When that UPDATE moves the row to another partition, PostgreSQL
+ * deletes it and runs the destination's INSERT triggers next, in the same
+ * command; that INSERT keeps this version instead of starting over, so the
+ * row's versions still increase.  The next INSERT or UPDATE this trigger
+ * sees consumes it, and it only applies to an INSERT of the same command
+ * into a partition of the same partitioned table that carries exactly this
+ * version.
  */
 typedef struct RvPendingMove
 {
 	bool		valid;
 	FullTransactionId fxid;		/* top-level transaction of that UPDATE */
-	int64		version;		/* version it assigned */
+	CommandId	cid;			/* its command */
+	Oid			relid;			/* the partition it updated */
+	int64		version;		/* the version the row left with */
 } RvPendingMove;
 
 static RvPendingMove rv_pending_move;
@@ -273,6 +279,35 @@ rv_NextVersion(Relation rel, RvTriggerOptions *opts,
 }
 
 /*
+ * Returns whether two partitions belong to the same partitioned table.
+ */
+static bool
+rv_SameRoot(Oid relid1, Oid relid2)
+{
+	List	   *ancestors1 = get_partition_ancestors(relid1);
+	List	   *ancestors2 = get_partition_ancestors(relid2);
+
+	return ancestors1 != NIL && ancestors2 != NIL &&
+		llast_oid(ancestors1) == llast_oid(ancestors2);
+}
+
+/*
+ * Remembers, on a partition of an xact-mode table, the version an UPDATE
+ * leaves its row with, for the INSERT that follows if the row moves.
+ */
+static void
+rv_RememberMove(Relation rel, RvTriggerOptions *opts, int64 version)
+{
+	if (opts->mode != RV_MODE_XACT || !rel->rd_rel->relispartition)
+		return;
+	rv_pending_move.valid = true;
+	rv_pending_move.fxid = GetTopFullTransactionId();
+	rv_pending_move.cid = GetCurrentCommandId(false);
+	rv_pending_move.relid = RelationGetRelid(rel);
+	rv_pending_move.version = version;
+}
+
+/*
  * BEFORE INSERT: xact mode sets the inserting transaction's ID, replacing
  * whatever the client wrote (but a row that an UPDATE is moving between
  * partitions keeps the version that UPDATE gave it); counter mode keeps a
@@ -291,9 +326,11 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 	if (opts->mode == RV_MODE_COUNTER)
 		return isnull ? rv_SetVersion(tuple, desc, opts, 1) : tuple;
 
-	if (!isnull && move->valid && rel->rd_rel->relispartition &&
-		version == move->version &&
-		FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()))
+	if (!isnull && move->valid && version == move->version &&
+		rel->rd_rel->relispartition &&
+		FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
+		move->cid == GetCurrentCommandId(false) &&
+		rv_SameRoot(move->relid, RelationGetRelid(rel)))
 		return tuple;
 
 	return rv_SetVersion(tuple, desc, opts, rv_CurrentXactVersion());
@@ -321,17 +358,30 @@ rv_OnUpdate(TriggerData *trigdata, RvTriggerOptions *opts)
 
 	claimed = bms_is_member(opts->attnum - FirstLowInvalidHeapAttributeNumber,
 							updated);
+	current = rv_GetVersion(trigdata->tg_trigtuple, desc, opts,
+							&current_isnull);
 	if (!claimed)
 	{
 		if (opts->ignore_cols != NULL && !bms_is_empty(updated) &&
 			bms_is_subset(updated, opts->ignore_cols))
-			return trigdata->tg_newtuple;
+		{
+			/* the version stays, whatever an earlier trigger wrote there */
+			HeapTuple	newtuple = trigdata->tg_newtuple;
+			bool		new_isnull;
+			int64		written = rv_GetVersion(newtuple, desc, opts, &new_isnull);
+
+			if (!current_isnull)
+			{
+				rv_RememberMove(rel, opts, current);
+				if (new_isnull || written != current)
+					newtuple = rv_SetVersion(newtuple, desc, opts, current);
+			}
+			return newtuple;
+		}
 		if (opts->require_version)
 			rv_ReportVersionRequired(rel, opts->attnum);
 	}
 
-	current = rv_GetVersion(trigdata->tg_trigtuple, desc, opts,
-							&current_isnull);
 	if (claimed)
 	{
 		bool		claim_isnull;
@@ -356,14 +406,7 @@ rv_OnUpdate(TriggerData *trigdata, RvTriggerOptions *opts)
 	}
 
 	next = rv_NextVersion(rel, opts, current, current_isnull);
-
-	if (rel->rd_rel->relispartition)
-	{
-		rv_pending_move.valid = true;
-		rv_pending_move.fxid = GetTopFullTransactionId();
-		rv_pending_move.version = next;
-	}
-
+	rv_RememberMove(rel, opts, next);
 	return rv_SetVersion(trigdata->tg_newtuple, desc, opts, next);
 }
 
@@ -375,10 +418,8 @@ Datum
 version_trigger(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
-	RvPendingMove move = rv_pending_move;
+	RvPendingMove move;
 	RvTriggerOptions *opts;
-
-	rv_pending_move.valid = false;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -396,6 +437,10 @@ version_trigger(PG_FUNCTION_ARGS)
 		return PointerGetDatum(trigdata->tg_trigtuple);
 
 	opts = rv_GetOptions(fcinfo, trigdata);
+
+	/* a pending move applies to the INSERT right after its UPDATE, or none */
+	move = rv_pending_move;
+	rv_pending_move.valid = false;
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return PointerGetDatum(rv_OnInsert(trigdata, opts, &move));

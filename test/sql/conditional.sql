@@ -119,8 +119,8 @@ SELECT rowversion.conditional_update('rvtest.strict', 1, 1, '{"x": 1}');
 -- An inheritance parent: only its own row is written, not a child's.
 CREATE TABLE rvtest.base (id int PRIMARY KEY, x int);
 CREATE TABLE rvtest.derived (PRIMARY KEY (id)) INHERITS (rvtest.base);
-SELECT rowversion.enable('rvtest.base', mode => 'counter');
 SELECT rowversion.enable('rvtest.derived', mode => 'counter');
+SELECT rowversion.enable('rvtest.base', mode => 'counter');
 INSERT INTO rvtest.base VALUES (1, 0);
 INSERT INTO rvtest.derived VALUES (1, 0);
 SELECT rowversion.conditional_update('rvtest.base', 1, 1, '{"x": 1}');

@@ -59,3 +59,11 @@ INSERT INTO rvtest.big VALUES (1);
 SELECT version FROM rvtest.big;
 
 DROP TABLE rvtest.item, rvtest.small, rvtest.big;
+
+-- integer counters stop at 2147483647.
+CREATE TABLE rvtest.int_counter (id int PRIMARY KEY, v integer);
+SELECT rowversion.enable('rvtest.int_counter', 'v', 'counter');
+INSERT INTO rvtest.int_counter VALUES (1, 2147483646);
+UPDATE rvtest.int_counter SET id = 1 RETURNING v;
+SELECT code, message FROM rvtest.error($$UPDATE rvtest.int_counter SET id = 1$$);
+DROP TABLE rvtest.int_counter;

@@ -26,3 +26,19 @@ SELECT rowversion.enable('rvtest.post', mode => 'counter');
 UPDATE rvtest.post SET views = views + 1 RETURNING row_version;
 
 DROP TABLE rvtest.post;
+
+-- On an update of ignored columns alone the version stays, even if an
+-- earlier BEFORE trigger wrote the version column.
+CREATE TABLE rvtest.counted (id int PRIMARY KEY, views int DEFAULT 0);
+SELECT rowversion.enable('rvtest.counted', mode => 'counter', ignore_columns => '{views}');
+CREATE FUNCTION rvtest.meddle() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.row_version := 42;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER a_meddle BEFORE UPDATE ON rvtest.counted
+  FOR EACH ROW EXECUTE FUNCTION rvtest.meddle();
+INSERT INTO rvtest.counted VALUES (1);
+UPDATE rvtest.counted SET views = views + 1 RETURNING views, row_version;
+DROP TABLE rvtest.counted;
+DROP FUNCTION rvtest.meddle();

@@ -88,9 +88,9 @@ CREATE FOREIGN DATA WRAPPER rvtest_fdw;
 CREATE SERVER rvtest_server FOREIGN DATA WRAPPER rvtest_fdw;
 CREATE FOREIGN TABLE rvtest.remote (id int) SERVER rvtest_server;
 SELECT * FROM rvtest.error($$SELECT rowversion.enable('rvtest.person_view')$$);
-SELECT code, detail FROM rvtest.error($$SELECT rowversion.enable('rvtest.person_mv')$$);
-SELECT code, detail FROM rvtest.error($$SELECT rowversion.enable('rvtest.seq')$$);
-SELECT code, detail FROM rvtest.error($$SELECT rowversion.enable('rvtest.remote')$$);
+SELECT code, message FROM rvtest.error($$SELECT rowversion.enable('rvtest.person_mv')$$);
+SELECT code, message FROM rvtest.error($$SELECT rowversion.enable('rvtest.seq')$$);
+SELECT code, message FROM rvtest.error($$SELECT rowversion.enable('rvtest.remote')$$);
 SELECT * FROM rvtest.error($$SELECT rowversion.enable('pg_class')$$);
 SELECT code, message FROM rvtest.error($$SELECT rowversion.enable('information_schema.sql_features')$$);
 SELECT code, message FROM rvtest.error($$SELECT rowversion.disable('pg_class')$$);
@@ -127,6 +127,48 @@ SELECT * FROM rvtest.error($$INSERT INTO rvtest.renamed VALUES (1)$$);
 SELECT rowversion.enable('rvtest.renamed', 'etag_version');
 INSERT INTO rvtest.renamed VALUES (1);
 SELECT version_column FROM rowversion.tables WHERE tbl = 'rvtest.renamed'::regclass;
+
+-- A renamed version column is not replaced by a new one behind the
+-- user's back: enable() asks for its new name.
+ALTER TABLE rvtest.renamed RENAME COLUMN etag_version TO v2;
+SELECT * FROM rvtest.error($$SELECT rowversion.enable('rvtest.renamed')$$);
+SELECT rowversion.enable('rvtest.renamed', 'v2');
+
+-- A trigger disabled by hand is enabled again by enable().
+ALTER TABLE rvtest.renamed DISABLE TRIGGER zz_rowversion;
+SELECT rowversion.enable('rvtest.renamed', 'v2');
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'rvtest.renamed'::regclass;
+
+-- A hand-made trigger with arguments enable() would not write does not
+-- break the view for everyone.
+CREATE TRIGGER odd BEFORE INSERT ON rvtest.misuse
+  FOR EACH ROW EXECUTE FUNCTION rowversion.version_trigger('id', 'xact', 'maybe');
+CREATE TRIGGER odder AFTER INSERT ON rvtest.misuse
+  FOR EACH ROW EXECUTE FUNCTION rowversion.version_trigger();
+SELECT tbl, require_version FROM rowversion.tables WHERE tbl = 'rvtest.misuse'::regclass;
+DROP TRIGGER odd ON rvtest.misuse;
+DROP TRIGGER odder ON rvtest.misuse;
+
+-- Only the table's owner may enable or disable it: a role with the
+-- TRIGGER privilege alone may not (42501).
+CREATE ROLE rv_trigger_only;
+GRANT USAGE ON SCHEMA rvtest TO rv_trigger_only;
+GRANT TRIGGER, SELECT ON rvtest.renamed TO rv_trigger_only;
+SET ROLE rv_trigger_only;
+SELECT * FROM rvtest.error($$SELECT rowversion.enable('rvtest.renamed', 'v2', 'counter')$$);
+SELECT code FROM rvtest.error($$SELECT rowversion.disable('rvtest.renamed')$$);
+RESET ROLE;
+REVOKE ALL ON rvtest.renamed FROM rv_trigger_only;
+REVOKE ALL ON SCHEMA rvtest FROM rv_trigger_only;
+DROP ROLE rv_trigger_only;
+
+-- Triggers do not reach inheritance children: enable the children first.
+CREATE TABLE rvtest.vehicle (id int PRIMARY KEY);
+CREATE TABLE rvtest.car () INHERITS (rvtest.vehicle);
+SELECT * FROM rvtest.error($$SELECT rowversion.enable('rvtest.vehicle')$$);
+SELECT rowversion.enable('rvtest.car');
+SELECT rowversion.enable('rvtest.vehicle');
+DROP TABLE rvtest.vehicle CASCADE;
 
 -- Odd identifiers are quoted everywhere.
 CREATE SCHEMA "Odd Schema";

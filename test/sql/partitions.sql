@@ -51,3 +51,55 @@ FROM rvtest.orders WHERE id = 4;
 COMMIT;
 
 DROP TABLE rvtest.orders;
+
+-- The version a moving UPDATE leaves behind is only kept by the INSERT of
+-- that move: a client's INSERT in the same transaction that happens to
+-- carry that number into another partitioned table is still replaced.
+CREATE TABLE rvtest.docs (id int, kind text, body text) PARTITION BY LIST (kind);
+CREATE TABLE rvtest.docs_a PARTITION OF rvtest.docs FOR VALUES IN ('a');
+CREATE TABLE rvtest.docs_b PARTITION OF rvtest.docs FOR VALUES IN ('b');
+CREATE TABLE rvtest.other (id int, kind text) PARTITION BY LIST (kind);
+CREATE TABLE rvtest.other_a PARTITION OF rvtest.other FOR VALUES IN ('a');
+SELECT rowversion.enable('rvtest.docs');
+SELECT rowversion.enable('rvtest.other');
+INSERT INTO rvtest.docs VALUES (1, 'a', 'x');
+INSERT INTO rvtest.other VALUES (1, 'a');
+BEGIN;
+UPDATE rvtest.other SET id = 2 RETURNING row_version AS left_with \gset
+INSERT INTO rvtest.docs VALUES (2, 'b', 'forged', :left_with);
+SELECT row_version = pg_current_xact_id()::text::bigint AS replaced FROM rvtest.docs WHERE id = 2;
+COMMIT;
+-- ...nor by an INSERT in the same statement (a data-modifying CTE).
+BEGIN;
+WITH u AS (UPDATE rvtest.other SET id = 3 RETURNING row_version)
+INSERT INTO rvtest.docs SELECT 4, 'b', 'forged', row_version FROM u;
+SELECT row_version = pg_current_xact_id()::text::bigint AS replaced FROM rvtest.docs WHERE id = 4;
+COMMIT;
+
+-- An UPDATE of ignore_columns alone keeps the version when it moves the
+-- row, also one ahead of the transaction counter.
+SELECT rowversion.enable('rvtest.docs', ignore_columns => '{kind}');
+SET session_replication_role = replica;
+UPDATE rvtest.docs SET row_version = 9000000000000 WHERE id = 1;
+RESET session_replication_role;
+UPDATE rvtest.docs SET kind = 'b' WHERE id = 1 RETURNING tableoid::regclass, row_version;
+
+-- Partitions follow their partitioned table, so each must be able to: a
+-- foreign partition is refused, and so is one that keeps its own versions
+-- (disable it first; a partition's own trigger can be disabled).
+SELECT rowversion.disable('rvtest.docs');
+CREATE TABLE rvtest.docs_c (id int, kind text, body text);
+SELECT rowversion.enable('rvtest.docs_c');
+ALTER TABLE rvtest.docs ATTACH PARTITION rvtest.docs_c FOR VALUES IN ('c');
+SELECT * FROM rvtest.error($$SELECT rowversion.enable('rvtest.docs')$$);
+SELECT rowversion.disable('rvtest.docs_c');
+SELECT rowversion.enable('rvtest.docs');
+SELECT rowversion.disable('rvtest.docs');
+CREATE FOREIGN DATA WRAPPER rvtest_part_fdw;
+CREATE SERVER rvtest_part_server FOREIGN DATA WRAPPER rvtest_part_fdw;
+CREATE FOREIGN TABLE rvtest.docs_f PARTITION OF rvtest.docs FOR VALUES IN ('f')
+  SERVER rvtest_part_server;
+SELECT * FROM rvtest.error($$SELECT rowversion.enable('rvtest.docs')$$);
+
+DROP TABLE rvtest.docs, rvtest.other;
+DROP FOREIGN DATA WRAPPER rvtest_part_fdw CASCADE;

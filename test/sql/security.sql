@@ -24,7 +24,9 @@ CREATE OPERATOR public.= (LEFTARG = text, RIGHTARG = text, FUNCTION = public.tex
 RESET ROLE;
 
 SET ROLE rv_owner;
-SET search_path = public, owned;
+-- public first: a function that did not pin its search_path would pick up
+-- the planted objects.
+SET search_path = public, pg_catalog, owned;
 CREATE TABLE owned.widget (id int PRIMARY KEY, name text);
 INSERT INTO owned.widget VALUES (1, 'w');
 SELECT rowversion.enable('owned.widget', ignore_columns => '{name}');
@@ -54,3 +56,30 @@ DROP FUNCTION public.format(text, name, name), public.quote_literal(anyelement),
   public.pg_current_xact_id(), public.get_byte(bytea, int), public.texteq_evil(text, text);
 REVOKE ALL ON SCHEMA public FROM rv_attacker;
 DROP ROLE rv_owner, rv_attacker, rv_app;
+
+-- The version a conflict reports is shown only to a caller who may read
+-- the version column.
+CREATE TABLE rvtest.secret (id int PRIMARY KEY, body text);
+SELECT rowversion.enable('rvtest.secret', mode => 'counter');
+INSERT INTO rvtest.secret VALUES (1, 'x');
+UPDATE rvtest.secret SET body = 'y';
+CREATE ROLE rv_blind;
+GRANT SELECT (id), UPDATE (body, row_version) ON rvtest.secret TO rv_blind;
+SET ROLE rv_blind;
+SELECT code, detail FROM rvtest.error($$UPDATE rvtest.secret SET body = 'z', row_version = 1 WHERE id = 1$$);
+RESET ROLE;
+SELECT code, detail FROM rvtest.error($$UPDATE rvtest.secret SET body = 'z', row_version = 1 WHERE id = 1$$);
+DROP TABLE rvtest.secret;
+DROP ROLE rv_blind;
+
+-- enable() calls no helper that an overload planted in the extension's
+-- schema (by its owner, who need not be a superuser) could stand in for.
+CREATE FUNCTION rowversion.check_not_null(value regclass, parameter text) RETURNS void
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
+CREATE FUNCTION rowversion.check_not_null(value name, parameter text) RETURNS void
+  LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'hijacked'; END $$;
+CREATE TABLE rvtest.planted (id int PRIMARY KEY);
+SELECT rowversion.enable('rvtest.planted');
+SELECT rowversion.disable('rvtest.planted');
+DROP FUNCTION rowversion.check_not_null(regclass, text), rowversion.check_not_null(name, text);
+DROP TABLE rvtest.planted;

@@ -87,3 +87,25 @@ COMMIT;
 
 DROP VIEW rvtest.doc_view;
 DROP TABLE rvtest.doc;
+
+-- COPY inserts as INSERT does.
+CREATE TABLE rvtest.copied (id int PRIMARY KEY, body text);
+SELECT rowversion.enable('rvtest.copied');
+BEGIN;
+COPY rvtest.copied (id, body, row_version) FROM stdin;
+1	a	5
+2	b	\N
+\.
+SELECT count(*) FILTER (WHERE row_version = pg_current_xact_id()::text::bigint) AS assigned
+FROM rvtest.copied;
+COMMIT;
+
+-- INSERT ... ON CONFLICT DO UPDATE: the INSERT trigger assigns
+-- EXCLUDED.row_version, so claiming it is a conflict; claim what you read.
+SELECT row_version AS read FROM rvtest.copied WHERE id = 1 \gset
+SELECT code FROM rvtest.error($$INSERT INTO rvtest.copied VALUES (1, 'x')
+  ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, row_version = EXCLUDED.row_version$$);
+INSERT INTO rvtest.copied VALUES (1, 'x')
+  ON CONFLICT (id) DO UPDATE SET body = EXCLUDED.body, row_version = :read
+  RETURNING body, row_version > :read AS bumped;
+DROP TABLE rvtest.copied;
