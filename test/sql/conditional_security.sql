@@ -1,0 +1,72 @@
+-- conditional_update() and conditional_delete() run as the caller, an
+-- ordinary role here: privileges and row-level security apply, and
+-- look-alike objects first in the caller's search_path change nothing.
+CREATE ROLE rv_client;
+CREATE ROLE rv_other;
+CREATE SCHEMA app;
+-- "line" is also a built-in type; "select" and "a b" need quoting.
+CREATE TABLE app.line (id int PRIMARY KEY, "a b" text, "select" int, owner name);
+SELECT rowversion.enable('app.line', mode => 'counter');
+INSERT INTO app.line VALUES (1, 'one', 1, 'rv_client'), (2, 'two', 2, 'rv_client'),
+  (3, 'other', 3, 'rv_other');
+GRANT USAGE ON SCHEMA app TO rv_client, rv_other;
+GRANT SELECT, UPDATE ON app.line TO rv_client;
+
+-- The caller plants look-alikes in a schema it puts first: a table of the
+-- same name, an = operator that is always true, a jsonb_to_record.
+CREATE SCHEMA evil AUTHORIZATION rv_client;
+SET ROLE rv_client;
+SET search_path = evil, pg_catalog, public;
+CREATE TABLE evil.line (id int PRIMARY KEY, "a b" text, "select" int, owner name,
+  row_version bigint);
+INSERT INTO evil.line VALUES (1, 'decoy', 0, 'rv_client', 1);
+CREATE FUNCTION evil.always(int, int) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.= (LEFTARG = int, RIGHTARG = int, FUNCTION = evil.always);
+CREATE FUNCTION evil.always8(bigint, bigint) RETURNS boolean LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR evil.= (LEFTARG = bigint, RIGHTARG = bigint, FUNCTION = evil.always8);
+CREATE FUNCTION evil.jsonb_to_record(jsonb) RETURNS TABLE ("a b" text)
+  LANGUAGE sql AS $$ SELECT 'hijacked'::text $$;
+
+SELECT rowversion.conditional_update('app.line', 1, 1, '{"a b": "ONE", "select": 10}');
+SELECT * FROM app.line ORDER BY id;
+SELECT * FROM evil.line;
+-- the operator would have matched every row; a stale version still fails
+SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('app.line', 2, 5, '{"a b": "x"}')$$);
+SELECT "a b", row_version FROM app.line WHERE id OPERATOR(pg_catalog.=) 2;
+
+-- Privileges: no DELETE privilege, no conditional_delete (42501).
+SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_delete('app.line', 1, 2)$$);
+RESET ROLE;
+GRANT DELETE ON app.line TO rv_client;
+REVOKE UPDATE ON app.line FROM rv_client;
+GRANT UPDATE ("a b") ON app.line TO rv_client;
+SET ROLE rv_client;
+-- UPDATE on some columns only: those may change, others may not
+SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('app.line', 1, 2, '{"select": 11}')$$);
+RESET ROLE;
+GRANT UPDATE (row_version) ON app.line TO rv_client;
+SET ROLE rv_client;
+SELECT rowversion.conditional_update('app.line', 1, 2, '{"a b": "One"}');
+RESET ROLE;
+
+-- Row-level security: a row the policy hides is not found (RV003), and
+-- its key is not shown.
+ALTER TABLE app.line ENABLE ROW LEVEL SECURITY;
+CREATE POLICY mine ON app.line USING (owner = current_user);
+SET ROLE rv_client;
+SELECT id FROM app.line ORDER BY id;
+SELECT * FROM rvtest.error($$SELECT rowversion.conditional_update('app.line', 3, 1, '{"a b": "mine now"}')$$);
+SELECT * FROM rvtest.error($$SELECT rowversion.conditional_delete('app.line', 3, 1)$$);
+SELECT rowversion.conditional_delete('app.line', 2, 1);
+RESET ROLE;
+SELECT id, "a b", owner, row_version FROM app.line ORDER BY id;
+
+-- No rights on the table: refused before anything is locked.
+SET ROLE rv_other;
+SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('app.line', 3, 1, '{}')$$);
+RESET ROLE;
+RESET search_path;
+
+DROP SCHEMA evil CASCADE;
+DROP SCHEMA app CASCADE;
+DROP ROLE rv_client, rv_other;
