@@ -87,16 +87,40 @@ typedef struct RvTarget
 	AttrNumber	keyattnums[INDEX_MAX_KEYS];
 	Oid			keytypes[INDEX_MAX_KEYS];
 	int32		keytypmods[INDEX_MAX_KEYS];
+	FmgrInfo   *keyinputs;		/* their types' input functions */
+	Oid		   *keyioparams;
 	AttrNumber	version_attnum; /* the version column */
 	int64		version_max;	/* largest value its type holds */
 } RvTarget;
 
-/* A cache entry: one statement, and what it knows of the table. */
+/*
+ * How the new value of one changed column is made from its JSON value, by
+ * the rules of jsonb_populate_record: arrays and composites are converted
+ * in the statement by jsonb_to_record; every other type's input function
+ * reads the JSON value's text here (json and jsonb read it as JSON).
+ */
+typedef struct RvColumnInput
+{
+	AttrNumber	attnum;
+	bool		populate;		/* array or composite: done in SQL */
+	bool		json;			/* json or jsonb, or a domain over one */
+	Oid			ioparam;
+	int32		typmod;
+	FmgrInfo	input;
+} RvColumnInput;
+
+/*
+ * A cache entry: one statement, and what it knows of the table.  The
+ * FmgrInfos it points to live in cxt, which goes with the entry.
+ */
 typedef struct RvPlanEntry
 {
 	RvPlanKey	key;
 	RvTarget	target;
 	SPIPlanPtr	plan;
+	MemoryContext cxt;
+	int			ncols;			/* changed columns (UPDATE) */
+	RvColumnInput *columns;		/* one per changed column, by attnum */
 } RvPlanEntry;
 
 static HTAB *rv_plan_cache = NULL;
@@ -227,7 +251,7 @@ rv_ChangedColumns(Relation rel, Jsonb *changes, int *ncols)
  * key.  fn_oid is the calling function, whose schema is the extension's.
  */
 static void
-rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target)
+rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target, MemoryContext cxt)
 {
 	Oid			trigfunc_nsp = get_func_namespace(fn_oid);
 	TriggerDesc *trigdesc = rel->trigdesc;
@@ -295,14 +319,19 @@ rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target)
 
 	index = index_open(pkoid, AccessShareLock);
 	target->nkeys = index->rd_index->indnkeyatts;
+	target->keyinputs = (FmgrInfo *) MemoryContextAlloc(cxt, sizeof(FmgrInfo) * target->nkeys);
+	target->keyioparams = (Oid *) MemoryContextAlloc(cxt, sizeof(Oid) * target->nkeys);
 	for (i = 0; i < target->nkeys; i++)
 	{
 		AttrNumber	attnum = index->rd_index->indkey.values[i];
 		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+		Oid			infunc;
 
 		target->keyattnums[i] = attnum;
 		target->keytypes[i] = att->atttypid;
 		target->keytypmods[i] = att->atttypmod;
+		getTypeInputInfo(att->atttypid, &infunc, &target->keyioparams[i]);
+		fmgr_info_cxt(infunc, &target->keyinputs[i], cxt);
 	}
 	index_close(index, AccessShareLock);
 }
@@ -350,9 +379,11 @@ rv_AppendKeyQual(StringInfo buf, Relation rel, RvTarget *target)
 
 /*
  * Prepares the statement entry->key names for the table, and keeps it
- * (SPI_keepplan) when keep.  Its parameters are the key columns, then the
- * expected version (bigint), then changes (jsonb) when an UPDATE sets
- * columns.
+ * (SPI_keepplan) when keep.  Its parameters: the key columns, the expected
+ * version (bigint), changes (jsonb), then one per changed column, of the
+ * column's type.  The entry's memory context is made here, under the
+ * current one; the caller moves it to a long-lived parent when it keeps
+ * the entry.
  */
 static void
 rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
@@ -361,7 +392,7 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 	RvTarget   *target = &entry->target;
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData sql;
-	Oid			argtypes[INDEX_MAX_KEYS + 2];
+	Oid		   *argtypes;
 	int			nargs;
 	const char *only;
 	char	   *qrel;
@@ -369,15 +400,10 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 	int			vparam;
 	int			i;
 
-	rv_DescribeTarget(rel, fn_oid, target);
-
-	for (i = 0; i < ncols; i++)
-		if (cols[i] == target->version_attnum)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot set version column \"%s\" through changes",
-							NameStr(TupleDescAttr(desc, cols[i] - 1)->attname)),
-					 errhint("Pass the version you read as expected_version; the new version is assigned.")));
+	entry->cxt = AllocSetContextCreate(CurrentMemoryContext,
+									   "rowversion statement",
+									   ALLOCSET_SMALL_SIZES);
+	rv_DescribeTarget(rel, fn_oid, target, entry->cxt);
 
 	/* an inheritance parent's children are other tables, partitions are not */
 	only = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
@@ -385,41 +411,55 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 									  RelationGetRelationName(rel));
 	vcol = quote_identifier(NameStr(TupleDescAttr(desc, target->version_attnum - 1)->attname));
 	vparam = target->nkeys + 1;
+	argtypes = (Oid *) palloc(sizeof(Oid) * (target->nkeys + 2 + ncols));
 	for (i = 0; i < target->nkeys; i++)
 		argtypes[i] = target->keytypes[i];
-	argtypes[target->nkeys] = INT8OID;
-	argtypes[target->nkeys + 1] = JSONBOID;
+	argtypes[vparam - 1] = INT8OID;
+	argtypes[vparam] = JSONBOID;
 
 	initStringInfo(&sql);
 	switch ((RvStatement) entry->key.stmt)
 	{
 		case RV_STMT_UPDATE:
+			entry->ncols = ncols;
+			entry->columns = (RvColumnInput *)
+				MemoryContextAllocZero(entry->cxt, sizeof(RvColumnInput) * Max(ncols, 1));
 			appendStringInfo(&sql, "UPDATE %s%s AS t SET ", only, qrel);
 			for (i = 0; i < ncols; i++)
 			{
-				const char *col = quote_identifier(NameStr(TupleDescAttr(desc, cols[i] - 1)->attname));
+				Form_pg_attribute att = TupleDescAttr(desc, cols[i] - 1);
+				RvColumnInput *col = &entry->columns[i];
+				const char *name = quote_identifier(NameStr(att->attname));
+				Oid			base = getBaseType(att->atttypid);
+				Oid			infunc;
 
-				appendStringInfo(&sql, "%s = r.%s, ", col, col);
-			}
-			/* writing the version column makes the UPDATE a claim */
-			appendStringInfo(&sql, "%s = $%d", vcol, vparam);
-			if (ncols > 0)
-			{
-				appendStringInfo(&sql, " FROM pg_catalog.jsonb_to_record($%d) AS r(",
-								 vparam + 1);
-				for (i = 0; i < ncols; i++)
-				{
-					Form_pg_attribute att = TupleDescAttr(desc, cols[i] - 1);
+				if (cols[i] == target->version_attnum)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("cannot set version column \"%s\" through changes",
+									NameStr(att->attname)),
+							 errhint("Pass the version you read as expected_version; the new version is assigned.")));
 
-					appendStringInfo(&sql, "%s%s %s", i > 0 ? ", " : "",
-									 quote_identifier(NameStr(att->attname)),
+				col->attnum = cols[i];
+				col->populate = OidIsValid(get_element_type(base)) || type_is_rowtype(base);
+				col->json = base == JSONOID || base == JSONBOID;
+				col->typmod = att->atttypmod;
+				getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
+				fmgr_info_cxt(infunc, &col->input, entry->cxt);
+				argtypes[vparam + 1 + i] = att->atttypid;
+
+				if (col->populate)
+					appendStringInfo(&sql, "%s = (SELECT r.%s FROM pg_catalog.jsonb_to_record($%d) AS r(%s %s)), ",
+									 name, name, vparam + 1, name,
 									 format_type_extended(att->atttypid, att->atttypmod,
 														  FORMAT_TYPE_TYPEMOD_GIVEN |
 														  FORMAT_TYPE_FORCE_QUALIFY));
-				}
-				appendStringInfoChar(&sql, ')');
+				else
+					appendStringInfo(&sql, "%s = $%d, ", name, vparam + 2 + i);
 			}
-			nargs = vparam + (ncols > 0 ? 1 : 0);
+			/* writing the version column makes the UPDATE a claim */
+			appendStringInfo(&sql, "%s = $%d", vcol, vparam);
+			nargs = vparam + 1 + ncols;
 			break;
 		case RV_STMT_DELETE:
 			appendStringInfo(&sql, "DELETE FROM %s%s AS t", only, qrel);
@@ -447,6 +487,20 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 }
 
 /*
+ * Frees what an entry holds: its plan and its memory context.
+ */
+static void
+rv_ReleaseEntry(RvPlanEntry *entry)
+{
+	if (entry->plan != NULL)
+		SPI_freeplan(entry->plan);
+	if (entry->cxt != NULL)
+		MemoryContextDelete(entry->cxt);
+	entry->plan = NULL;
+	entry->cxt = NULL;
+}
+
+/*
  * Frees every cached plan and empties the cache.
  */
 static void
@@ -458,8 +512,7 @@ rv_FlushPlans(void)
 	hash_seq_init(&status, rv_plan_cache);
 	while ((entry = (RvPlanEntry *) hash_seq_search(&status)) != NULL)
 	{
-		if (entry->plan)
-			SPI_freeplan(entry->plan);
+		rv_ReleaseEntry(entry);
 		hash_search(rv_plan_cache, &entry->key, HASH_REMOVE, NULL);
 	}
 }
@@ -469,7 +522,7 @@ rv_FlushPlans(void)
  * invalidated it, else one built again from the catalogs.  cols lists the
  * changed columns (all ncols of them).  A key with too many columns to
  * cache, or a call nested in the execution of a cached statement, gets an
- * entry in *scratch, whose plan the caller frees.
+ * entry in *scratch, which the caller releases.
  */
 static RvPlanEntry *
 rv_GetPlan(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
@@ -502,8 +555,7 @@ rv_GetPlan(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
 		if (entry->plan != NULL && SPI_plan_is_valid(entry->plan))
 			return entry;
 		/* DDL changed the table: build the statement again */
-		if (entry->plan != NULL)
-			SPI_freeplan(entry->plan);
+		rv_ReleaseEntry(entry);
 		hash_search(rv_plan_cache, key, HASH_REMOVE, NULL);
 	}
 	else if (hash_get_num_entries(rv_plan_cache) >= RV_MAX_CACHED_PLANS)
@@ -511,6 +563,7 @@ rv_GetPlan(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
 
 	/* build first, so an error leaves no half-filled entry behind */
 	rv_BuildPlan(rel, fn_oid, scratch, ncols, cols, true);
+	MemoryContextSetParent(scratch->cxt, CacheMemoryContext);
 	entry = (RvPlanEntry *) hash_search(rv_plan_cache, key, HASH_ENTER, NULL);
 	*entry = *scratch;
 	return entry;
@@ -547,11 +600,8 @@ rv_JsonbValueText(JsonbValue *v)
 static Datum
 rv_KeyInput(RvTarget *target, int i, char *text)
 {
-	Oid			infunc;
-	Oid			ioparam;
-
-	getTypeInputInfo(target->keytypes[i], &infunc, &ioparam);
-	return OidInputFunctionCall(infunc, text, ioparam, target->keytypmods[i]);
+	return InputFunctionCall(&target->keyinputs[i], text,
+							 target->keyioparams[i], target->keytypmods[i]);
 }
 
 /*
@@ -661,6 +711,55 @@ rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
 }
 
 /*
+ * Converts the value each changed column gets in changes into the
+ * parameter of that column, the way jsonb_populate_record would (a JSON
+ * null is NULL, still checked by a domain's input).  Array and composite
+ * columns are left to the statement.
+ */
+static void
+rv_ChangeValues(Relation rel, RvPlanEntry *entry, Jsonb *changes,
+				Datum *values, char *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			i;
+
+	for (i = 0; i < entry->ncols; i++)
+	{
+		RvColumnInput *col = &entry->columns[i];
+		const char *name = NameStr(TupleDescAttr(desc, col->attnum - 1)->attname);
+		JsonbValue	k;
+		JsonbValue *v;
+		char	   *text = NULL;
+
+		values[i] = (Datum) 0;
+		nulls[i] = 'n';
+		if (col->populate)
+			continue;
+
+		k.type = jbvString;
+		k.val.string.val = (char *) name;
+		k.val.string.len = strlen(name);
+		v = findJsonbValueFromContainer(&changes->root, JB_FOBJECT, &k);
+		if (v == NULL)
+			elog(ERROR, "column \"%s\" is missing from changes", name);
+
+		if (v->type != jbvNull)
+		{
+			if (col->json && v->type != jbvBinary)
+			{
+				Jsonb	   *scalar = JsonbValueToJsonb(v);
+
+				text = JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
+			}
+			else
+				text = rv_JsonbValueText(v);
+		}
+		values[i] = InputFunctionCall(&col->input, text, col->ioparam, col->typmod);
+		nulls[i] = text == NULL ? 'n' : ' ';
+	}
+}
+
+/*
  * Describes the key as "(a, b)=(1, x)" for an error's DETAIL, or returns
  * NULL when the caller may not see it: row-level security applies, or
  * SELECT is granted neither on the table nor on every key column.
@@ -702,18 +801,18 @@ rv_KeyDescription(Relation rel, RvTarget *target, Datum *values)
 }
 
 /*
- * Runs plan with values, counting it as executing meanwhile; returns SPI's
- * code.
+ * Runs plan with values and nulls, counting it as executing meanwhile;
+ * returns SPI's code.
  */
 static int
-rv_ExecutePlan(SPIPlanPtr plan, Datum *values, long count)
+rv_ExecutePlan(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
 {
 	int			rc;
 
 	rv_executing++;
 	PG_TRY();
 	{
-		rc = SPI_execute_plan(plan, values, NULL, false, count);
+		rc = SPI_execute_plan(plan, values, nulls, false, count);
 	}
 	PG_CATCH();
 	{
@@ -763,7 +862,8 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	RvPlanEntry scratch;
 	RvPlanEntry *entry;
 	RvTarget	target;
-	Datum		values[INDEX_MAX_KEYS + 2];
+	Datum	   *values;
+	char	   *nulls;
 	bool		written = false;
 	int64		result = 0;
 	int			rc;
@@ -794,16 +894,26 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	entry = rv_Statement(rel, fn_oid, stmt, ncols, cols, &scratch);
 	target = entry->target;
 
-	/* parameters: the key columns, the expected version, the changes */
+	/*
+	 * Parameters: the key columns, the expected version, the changes, and
+	 * each changed column's new value.
+	 */
+	values = (Datum *) palloc(sizeof(Datum) * (target.nkeys + 2 + ncols));
+	nulls = (char *) palloc(target.nkeys + 2 + ncols);
+	memset(nulls, ' ', target.nkeys + 2 + ncols);
 	rv_KeyValues(rel, &target, PG_GETARG_DATUM(1), keytype, values);
 	values[target.nkeys] = Int64GetDatum(expected);
 	if (changes != NULL)
+	{
 		values[target.nkeys + 1] = JsonbPGetDatum(changes);
+		rv_ChangeValues(rel, entry, changes, values + target.nkeys + 2,
+						nulls + target.nkeys + 2);
+	}
 
 	/* a version the column cannot hold cannot be the row's */
 	if (expected <= target.version_max)
 	{
-		rc = rv_ExecutePlan(entry->plan, values, 0);
+		rc = rv_ExecutePlan(entry->plan, values, nulls, 0);
 		if (rc != (stmt == RV_STMT_UPDATE ? SPI_OK_UPDATE_RETURNING : SPI_OK_DELETE))
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		written = SPI_processed > 0;
@@ -816,13 +926,13 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 		}
 	}
 	if (entry == &scratch)
-		SPI_freeplan(scratch.plan);
+		rv_ReleaseEntry(&scratch);
 
 	if (!written)
 	{
 		/* nothing written: a row at another version, or no row at all */
 		entry = rv_Statement(rel, fn_oid, RV_STMT_FIND, 0, NULL, &scratch);
-		rc = rv_ExecutePlan(entry->plan, values, 1);
+		rc = rv_ExecutePlan(entry->plan, values, nulls, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed > 0)
