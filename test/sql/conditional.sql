@@ -102,12 +102,19 @@ FROM rvtest.everything;
 -- JSON null sets NULL; strings for numbers are read by the type's input
 SELECT rowversion.conditional_update('rvtest.everything', 1, 2, '{"t": null, "i": "8", "b": "false"}');
 SELECT t, i, b FROM rvtest.everything;
+-- json and jsonb take the JSON value itself, a string included; a
+-- composite column takes an object, an array of them an array
+CREATE TYPE rvtest.address AS (street text, zip int);
+ALTER TABLE rvtest.everything ADD COLUMN addr rvtest.address, ADD COLUMN addrs rvtest.address[];
+SELECT rowversion.conditional_update('rvtest.everything', 1, 3, $${"j": "plain", "jb": "plain",
+  "addr": {"street": "Main St", "zip": 12345}, "addrs": [{"street": "A", "zip": 1}, {"street": "B"}]}$$);
+SELECT j, jb, addr, addrs FROM rvtest.everything;
 -- what the column type refuses, it refuses here, naming the type
-SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 3, '{"p": 101}')$$);
-SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 3, '{"m": "angry"}')$$);
-SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 3, '{"short": "abcd"}')$$);
-SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 3, '{"i": 1.5}')$$);
-SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 3, '{"arr": "nope"}')$$);
+SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 4, '{"p": 101}')$$);
+SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 4, '{"m": "angry"}')$$);
+SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 4, '{"short": "abcd"}')$$);
+SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 4, '{"i": 1.5}')$$);
+SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.everything', 1, 4, '{"arr": "nope"}')$$);
 SELECT row_version FROM rvtest.everything;
 
 -- A require_version table: a conditional write is a claim.
@@ -154,6 +161,6 @@ SELECT * FROM rvtest.evolving;
 DROP TABLE rvtest.line_item, rvtest.doc, rvtest.everything, rvtest.strict,
   rvtest.base CASCADE;
 DROP TABLE rvtest.evolving, rvtest.customer;
-DROP TYPE rvtest.mood;
+DROP TYPE rvtest.mood, rvtest.address;
 DROP DOMAIN rvtest.percent;
 DEALLOCATE ALL;
