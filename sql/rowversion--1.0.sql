@@ -135,22 +135,16 @@ DECLARE
   fill text;
   args text[];
 BEGIN
-  -- Each check is written out: a shared helper taking anyelement could be
-  -- outranked by an overload someone adds to this schema.
-  IF tbl IS NULL THEN
-    RAISE EXCEPTION 'parameter "tbl" cannot be null'
-      USING ERRCODE = 'null_value_not_allowed';
-  ELSIF version_column IS NULL THEN
-    RAISE EXCEPTION 'parameter "version_column" cannot be null'
-      USING ERRCODE = 'null_value_not_allowed';
-  ELSIF mode IS NULL THEN
-    RAISE EXCEPTION 'parameter "mode" cannot be null'
-      USING ERRCODE = 'null_value_not_allowed';
-  ELSIF require_version IS NULL THEN
-    RAISE EXCEPTION 'parameter "require_version" cannot be null'
-      USING ERRCODE = 'null_value_not_allowed';
-  ELSIF ignore_columns IS NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
-    RAISE EXCEPTION 'parameter "ignore_columns" cannot be null or contain nulls'
+  -- Checked here, not by a shared helper taking anyelement: an overload
+  -- someone adds to this schema could outrank such a helper.
+  IF tbl IS NULL OR version_column IS NULL OR mode IS NULL OR require_version IS NULL
+     OR ignore_columns IS NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
+    RAISE EXCEPTION 'parameter "%" cannot be null',
+                    CASE WHEN tbl IS NULL THEN 'tbl'
+                         WHEN version_column IS NULL THEN 'version_column'
+                         WHEN mode IS NULL THEN 'mode'
+                         WHEN require_version IS NULL THEN 'require_version'
+                         ELSE 'ignore_columns' END
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
 
@@ -312,11 +306,9 @@ DECLARE
   qualified text;
   current record;
 BEGIN
-  IF tbl IS NULL THEN
-    RAISE EXCEPTION 'parameter "tbl" cannot be null'
-      USING ERRCODE = 'null_value_not_allowed';
-  ELSIF drop_column IS NULL THEN
-    RAISE EXCEPTION 'parameter "drop_column" cannot be null'
+  IF tbl IS NULL OR drop_column IS NULL THEN
+    RAISE EXCEPTION 'parameter "%" cannot be null',
+                    CASE WHEN tbl IS NULL THEN 'tbl' ELSE 'drop_column' END
       USING ERRCODE = 'null_value_not_allowed';
   END IF;
   qualified := rowversion.check_table(tbl);
