@@ -23,6 +23,7 @@
 #include "rowversion.h"
 
 #include "access/htup_details.h"
+#include "access/tupmacs.h"
 #include "access/sysattr.h"
 #include "access/transam.h"
 #include "access/xact.h"
@@ -53,6 +54,9 @@ typedef struct RvTriggerOptions
 	AttrNumber	attnum;			/* the version column */
 	Oid			atttypid;		/* INT2OID, INT4OID or INT8OID */
 	int64		maxvalue;		/* largest value that type holds */
+	int32		fixedoff;		/* its offset in a tuple without NULLs, when
+								 * every column before it has a fixed width;
+								 * else -1 */
 	RvMode		mode;
 	bool		require_version;
 	Bitmapset  *ignore_cols;	/* numbered like tg_updatedcols; NULL if none */
@@ -158,6 +162,20 @@ rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 						   "Mode counter needs a smallint, integer or bigint column."),
 				 errtablecol(rel, opts->attnum)));
 
+	opts->fixedoff = 0;
+	for (i = 0; i < opts->attnum - 1 && opts->fixedoff >= 0; i++)
+	{
+		Form_pg_attribute before = TupleDescAttr(desc, i);
+
+		if (before->attlen > 0)
+			opts->fixedoff = att_align_nominal(opts->fixedoff, before->attalign) +
+				before->attlen;
+		else
+			opts->fixedoff = -1;
+	}
+	if (opts->fixedoff >= 0)
+		opts->fixedoff = att_align_nominal(opts->fixedoff, att->attalign);
+
 	for (i = 3; i < tg->tgnargs; i++)
 	{
 		AttrNumber	attnum = rv_FindColumn(desc, tg->tgargs[i]);
@@ -194,14 +212,66 @@ rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 }
 
 /*
+ * Returns where the version's bytes are in tuple, or NULL when the tuple
+ * does not store it: it is NULL there, or the column was added after the
+ * tuple was written.  The columns before it are stepped over as
+ * heap_getattr() does, unless their widths are all fixed.
+ */
+static char *
+rv_VersionPointer(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts)
+{
+	HeapTupleHeader tup = tuple->t_data;
+	bool		hasnulls = HeapTupleHasNulls(tuple);
+	char	   *tp;
+	uint32		off = 0;
+	int			i;
+
+	if (opts->attnum > HeapTupleHeaderGetNatts(tup) ||
+		(hasnulls && att_isnull(opts->attnum - 1, tup->t_bits)))
+		return NULL;
+
+	tp = (char *) tup + tup->t_hoff;
+	if (!hasnulls && opts->fixedoff >= 0)
+		return tp + opts->fixedoff;
+
+	for (i = 0; i < opts->attnum - 1; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (hasnulls && att_isnull(i, tup->t_bits))
+			continue;
+		off = att_align_pointer(off, att->attalign, att->attlen, tp + off);
+		off = att_addlength_pointer(off, att->attlen, tp + off);
+	}
+	return tp + att_align_nominal(off, TupleDescAttr(desc, opts->attnum - 1)->attalign);
+}
+
+/*
  * Returns the version stored in tuple, widened to int64.
  */
 static int64
 rv_GetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
 			  bool *isnull)
 {
-	Datum		value = heap_getattr(tuple, opts->attnum, desc, isnull);
+	char	   *p = rv_VersionPointer(tuple, desc, opts);
+	Datum		value;
 
+	if (p != NULL)
+	{
+		*isnull = false;
+		switch (opts->atttypid)
+		{
+			case INT2OID:
+				return *(int16 *) p;
+			case INT4OID:
+				return *(int32 *) p;
+			default:
+				return *(int64 *) p;
+		}
+	}
+
+	/* NULL, or missing from this tuple: its default, if any */
+	value = heap_getattr(tuple, opts->attnum, desc, isnull);
 	if (*isnull)
 		return 0;
 	switch (opts->atttypid)
@@ -217,15 +287,38 @@ rv_GetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
 
 /*
  * Returns a copy of tuple whose version column holds version, which the
- * caller has checked fits the column's type.
+ * caller has checked fits the column's type.  When the tuple stores a value
+ * there, the copy is the tuple with those bytes overwritten; otherwise the
+ * tuple is formed anew.
  */
 static HeapTuple
 rv_SetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
 			  int64 version)
 {
+	char	   *p = rv_VersionPointer(tuple, desc, opts);
 	int			attnum = opts->attnum;
 	Datum		value;
 	bool		isnull = false;
+
+	if (p != NULL)
+	{
+		HeapTuple	copy = heap_copytuple(tuple);
+		char	   *q = (char *) copy->t_data + (p - (char *) tuple->t_data);
+
+		switch (opts->atttypid)
+		{
+			case INT2OID:
+				*(int16 *) q = (int16) version;
+				break;
+			case INT4OID:
+				*(int32 *) q = (int32) version;
+				break;
+			default:
+				*(int64 *) q = version;
+				break;
+		}
+		return copy;
+	}
 
 	switch (opts->atttypid)
 	{
