@@ -55,3 +55,10 @@ setup() {
 	make -s PG_CONFIG="$PG_CONFIG" COPT=-Werror
 	as_root make -s PG_CONFIG="$PG_CONFIG" install >/dev/null
 }
+
+# Builds and installs the benchmarks' floor trigger (test/bench/floor).
+install_bench_floor() {
+	make -s -C test/bench/floor PG_CONFIG="$PG_CONFIG"
+	as_root make -s -C test/bench/floor PG_CONFIG="$PG_CONFIG" install >/dev/null
+	make -s -C test/bench/floor PG_CONFIG="$PG_CONFIG" clean
+}
