@@ -8,24 +8,28 @@
  * Each call runs one statement through SPI, as the caller, so privileges
  * and row-level security apply:
  *
- *	 UPDATE [ONLY] "s"."t" AS t SET "c" = r."c", ..., "row_version" = $v
- *	   FROM pg_catalog.jsonb_to_record($j) AS r("c" <type>, ...)
- *	  WHERE t."k" OPERATOR(<schema>.=) $1 ... AND t."row_version" = $v
+ *	 UPDATE [ONLY] "s"."t" AS t SET "c" = $5, ..., "row_version" = $2
+ *	  WHERE t."k" OPERATOR(<schema>.=) $1 AND t."row_version" = $2
  *	 RETURNING t."row_version"
  *
- * The WHERE clause is re-checked by PostgreSQL against a row a concurrent
- * transaction changed, under the row lock; setting the version column
- * makes the UPDATE a claim, so the row trigger assigns the next version and
- * require_version is satisfied.  When no row is touched a second statement
- * tells a row at another version (RV001) from no row at all (RV003).
+ * Each changed column's new value arrives as a parameter of its own type,
+ * converted here from the JSON value by the rules of jsonb_populate_record;
+ * array and composite columns are converted in the statement by
+ * pg_catalog.jsonb_to_record($3).  PostgreSQL re-checks the WHERE clause
+ * against a row a concurrent transaction changed, under the row lock;
+ * setting the version column makes the UPDATE a claim, so the row trigger
+ * assigns the next version and require_version is satisfied.  When no row
+ * is touched a second statement tells a row at another version (RV001)
+ * from no row the caller may write (RV003).
  *
  * Plans are cached the way ri_triggers.c caches its queries: in a hash
  * table keyed by a fixed-size struct (the relation, the statement and the
  * set of changed columns), kept with SPI_keepplan(), checked with
  * SPI_plan_is_valid() before reuse and built again from the catalogs when
- * DDL invalidated them.  The cache is bounded: when full it is emptied.
- * A conditional write that runs inside another one (from a trigger) plans
- * without the cache, so no plan is freed while a caller executes it.
+ * DDL invalidated them.  The cache is bounded: when full, an entry makes
+ * room for the new one.  A conditional write that runs while another one
+ * is in progress (from a trigger, or a domain check in its input) plans
+ * without the cache, so no entry is freed while a caller still uses it.
  *
  *-------------------------------------------------------------------------
  */
@@ -53,6 +57,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 #include "utils/rls.h"
+#include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
 PG_FUNCTION_INFO_V1(conditional_update);
@@ -91,6 +96,8 @@ typedef struct RvTarget
 	Oid		   *keyioparams;
 	AttrNumber	version_attnum; /* the version column */
 	int64		version_max;	/* largest value its type holds */
+	char		tgenabled;		/* the row trigger's pg_trigger.tgenabled */
+	NameData	tgname;
 } RvTarget;
 
 /*
@@ -125,8 +132,8 @@ typedef struct RvPlanEntry
 
 static HTAB *rv_plan_cache = NULL;
 
-/* how many of this backend's cached statements are executing right now */
-static int	rv_executing = 0;
+/* how many conditional writes are in progress in this backend */
+static int	rv_active = 0;
 
 /*
  * Raises 22004 when the argument argno of the SQL-callable function is
@@ -245,10 +252,20 @@ rv_ChangedColumns(Relation rel, Jsonb *changes, int *ncols)
 }
 
 /*
+ * Returns whether typid is json or jsonb, or a domain over one.
+ */
+static bool
+rv_IsJsonType(Oid typid)
+{
+	Oid			base = getBaseType(typid);
+
+	return base == JSONOID || base == JSONBOID;
+}
+
+/*
  * Fills target from the catalogs: the primary key and the version column
  * that the table's row trigger keeps.  Refuses a table whose row versions
- * are not kept (or whose trigger is disabled) and one without a primary
- * key.  fn_oid is the calling function, whose schema is the extension's.
+ * are not kept, one with rules and one without a primary key.  fn_oid is the calling function, whose schema is the extension's.
  */
 static void
 rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target, MemoryContext cxt)
@@ -283,12 +300,15 @@ rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target, MemoryContext cxt)
 				 errmsg("table \"%s\" does not keep row versions",
 						RelationGetRelationName(rel)),
 				 errhint("Call rowversion.enable() on it first.")));
-	if (trigger->tgenabled == TRIGGER_DISABLED)
+	target->tgenabled = trigger->tgenabled;
+	namestrcpy(&target->tgname, trigger->tgname);
+	if (rel->rd_rel->relhasrules)
 		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("row versions of table \"%s\" are not being kept",
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write conditionally to table \"%s\" because it has rules",
 						RelationGetRelationName(rel)),
-				 errdetail("Trigger \"%s\" is disabled.", trigger->tgname)));
+				 errdetail("A rule could turn the statement into something other than one UPDATE or DELETE of the row."),
+				 errtable(rel)));
 
 	target->version_attnum = rv_FindColumn(RelationGetDescr(rel),
 										   trigger->tgargs[0]);
@@ -339,8 +359,10 @@ rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target, MemoryContext cxt)
 /*
  * Appends the WHERE clause that finds the row by its primary key, with
  * parameters $1..$nkeys, comparing each column with the equality operator
- * of its index operator family, schema-qualified (as ri_GenerateQual does,
- * so citext or domain keys compare as their index does).
+ * of its index operator family, schema-qualified and with both sides cast
+ * to that operator's input types (as ri_GenerateQual does): citext or
+ * domain keys compare as their index does, and no look-alike operator can
+ * be chosen instead.
  */
 static void
 rv_AppendKeyQual(StringInfo buf, Relation rel, RvTarget *target)
@@ -355,24 +377,20 @@ rv_AppendKeyQual(StringInfo buf, Relation rel, RvTarget *target)
 											   index->rd_opcintype[i],
 											   index->rd_opcintype[i],
 											   BTEqualStrategyNumber);
-		HeapTuple	optup;
-		Form_pg_operator op;
+		char		column[NAMEDATALEN * 2 + 8];
+		char		param[16];
 
 		if (!OidIsValid(opno))
 			elog(ERROR, "missing equality operator for type %u in operator family %u",
 				 index->rd_opcintype[i], index->rd_opfamily[i]);
-		optup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
-		if (!HeapTupleIsValid(optup))
-			elog(ERROR, "cache lookup failed for operator %u", opno);
-		op = (Form_pg_operator) GETSTRUCT(optup);
-
-		appendStringInfo(buf, "%st.%s OPERATOR(%s.%s) $%d",
-						 i > 0 ? " AND " : "",
-						 quote_identifier(NameStr(TupleDescAttr(desc, target->keyattnums[i] - 1)->attname)),
-						 quote_identifier(get_namespace_name(op->oprnamespace)),
-						 NameStr(op->oprname),
-						 i + 1);
-		ReleaseSysCache(optup);
+		snprintf(column, sizeof(column), "t.%s",
+				 quote_identifier(NameStr(TupleDescAttr(desc, target->keyattnums[i] - 1)->attname)));
+		snprintf(param, sizeof(param), "$%d", i + 1);
+		if (i > 0)
+			appendStringInfoString(buf, " AND ");
+		/* casts both sides to the operator's input types, as ri_triggers.c */
+		generate_operator_clause(buf, column, target->keytypes[i], opno,
+								 param, target->keytypes[i]);
 	}
 	index_close(index, AccessShareLock);
 }
@@ -442,7 +460,7 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 
 				col->attnum = cols[i];
 				col->populate = OidIsValid(get_element_type(base)) || type_is_rowtype(base);
-				col->json = base == JSONOID || base == JSONBOID;
+				col->json = rv_IsJsonType(att->atttypid);
 				col->typmod = att->atttypmod;
 				getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
 				fmgr_info_cxt(infunc, &col->input, entry->cxt);
@@ -501,20 +519,22 @@ rv_ReleaseEntry(RvPlanEntry *entry)
 }
 
 /*
- * Frees every cached plan and empties the cache.
+ * Makes room in the full cache by dropping one entry (the first the hash
+ * table yields, which is as good as any).
  */
 static void
-rv_FlushPlans(void)
+rv_EvictPlan(void)
 {
 	HASH_SEQ_STATUS status;
 	RvPlanEntry *entry;
 
 	hash_seq_init(&status, rv_plan_cache);
-	while ((entry = (RvPlanEntry *) hash_seq_search(&status)) != NULL)
-	{
-		rv_ReleaseEntry(entry);
-		hash_search(rv_plan_cache, &entry->key, HASH_REMOVE, NULL);
-	}
+	entry = (RvPlanEntry *) hash_seq_search(&status);
+	if (entry == NULL)
+		return;
+	hash_seq_term(&status);
+	rv_ReleaseEntry(entry);
+	hash_search(rv_plan_cache, &entry->key, HASH_REMOVE, NULL);
 }
 
 /*
@@ -532,7 +552,7 @@ rv_GetPlan(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
 
 	memset(scratch, 0, sizeof(RvPlanEntry));
 	scratch->key = *key;
-	if (ncols > RV_MAX_CACHED_COLUMNS || rv_executing > 0)
+	if (ncols > RV_MAX_CACHED_COLUMNS || rv_active > 1)
 	{
 		rv_BuildPlan(rel, fn_oid, scratch, ncols, cols, false);
 		return scratch;
@@ -559,7 +579,7 @@ rv_GetPlan(Relation rel, Oid fn_oid, RvPlanKey *key, int ncols,
 		hash_search(rv_plan_cache, key, HASH_REMOVE, NULL);
 	}
 	else if (hash_get_num_entries(rv_plan_cache) >= RV_MAX_CACHED_PLANS)
-		rv_FlushPlans();
+		rv_EvictPlan();
 
 	/* build first, so an error leaves no half-filled entry behind */
 	rv_BuildPlan(rel, fn_oid, scratch, ncols, cols, true);
@@ -594,21 +614,43 @@ rv_JsonbValueText(JsonbValue *v)
 }
 
 /*
+ * Returns the text that the input function of a column reads for JSON value
+ * v, by the rules of jsonb_populate_record: NULL for a JSON null, the JSON
+ * text itself for a json or jsonb column (json), else rv_JsonbValueText.
+ */
+static char *
+rv_JsonInputText(JsonbValue *v, bool json)
+{
+	if (v->type == jbvNull)
+		return NULL;
+	if (json && v->type != jbvBinary)
+	{
+		Jsonb	   *scalar = JsonbValueToJsonb(v);
+
+		return JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
+	}
+	return rv_JsonbValueText(v);
+}
+
+/*
  * Converts text to a value of key column i, with the column type's input
- * function (so a domain's constraints hold and nothing is rounded away).
+ * function, so a domain's constraints hold and nothing is rounded away.
  */
 static Datum
 rv_KeyInput(RvTarget *target, int i, char *text)
 {
+	/* no typmod: a key the column would round or cut is no key of its rows */
 	return InputFunctionCall(&target->keyinputs[i], text,
-							 target->keyioparams[i], target->keytypmods[i]);
+							 target->keyioparams[i], -1);
 }
 
 /*
  * Converts the caller's key into one value per primary key column.  A
- * jsonb object names every key column (any key, composite too); anything
- * else is the value of a single-column key: used as it is when it has the
- * column's type, else through its text form and the column type's input.
+ * jsonb (or json) object names every key column (any key, composite too),
+ * its values read as jsonb_populate_record reads them; anything else is the
+ * value of a single-column key: used as it is when it has the column's
+ * type, else through its text form and the column type's input.  (A table
+ * whose one key column is json or jsonb takes any jsonb as that value.)
  */
 static void
 rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
@@ -617,13 +659,19 @@ rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	if (keytype == JSONBOID &&
-		!(target->nkeys == 1 && target->keytypes[0] == JSONBOID))
+	if (rv_IsJsonType(keytype) &&
+		!(target->nkeys == 1 && rv_IsJsonType(target->keytypes[0])))
 	{
-		Jsonb	   *jb = DatumGetJsonbP(key);
+		Jsonb	   *jb;
 		JsonbIterator *it;
 		JsonbValue	v;
 		JsonbIteratorToken tok;
+
+		if (getBaseType(keytype) == JSONOID)
+			jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+													CStringGetDatum(TextDatumGetCString(key))));
+		else
+			jb = DatumGetJsonbP(key);
 
 		if (JB_ROOT_IS_SCALAR(jb) && target->nkeys == 1)
 		{
@@ -636,7 +684,8 @@ rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("parameter \"%s\" cannot be null", "key")));
-			values[0] = rv_KeyInput(target, 0, rv_JsonbValueText(&v));
+			values[0] = rv_KeyInput(target, 0,
+									 rv_JsonInputText(&v, rv_IsJsonType(target->keytypes[0])));
 			return;
 		}
 		if (!JB_ROOT_IS_OBJECT(jb))
@@ -679,7 +728,7 @@ rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("key has no value for primary key column \"%s\"", name)));
-			text = rv_JsonbValueText(found);
+			text = rv_JsonInputText(found, rv_IsJsonType(target->keytypes[i]));
 			if (text == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -692,9 +741,11 @@ rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
 	if (target->nkeys > 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("table \"%s\" has a primary key of %d columns",
-						RelationGetRelationName(rel), target->nkeys),
-				 errhint("Pass the key as a jsonb object naming each key column, such as '{\"a\": 1, \"b\": 2}'::jsonb.")));
+				 errmsg("key for table \"%s\" must be a jsonb object naming each primary key column",
+						RelationGetRelationName(rel)),
+				 errdetail("The primary key has %d columns.", target->nkeys),
+				 errhint("Pass the key such as '{\"a\": 1, \"b\": 2}'::jsonb."),
+				 errtable(rel)));
 
 	if (keytype == target->keytypes[0])
 		values[0] = key;
@@ -743,17 +794,7 @@ rv_ChangeValues(Relation rel, RvPlanEntry *entry, Jsonb *changes,
 		if (v == NULL)
 			elog(ERROR, "column \"%s\" is missing from changes", name);
 
-		if (v->type != jbvNull)
-		{
-			if (col->json && v->type != jbvBinary)
-			{
-				Jsonb	   *scalar = JsonbValueToJsonb(v);
-
-				text = JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
-			}
-			else
-				text = rv_JsonbValueText(v);
-		}
+		text = rv_JsonInputText(v, col->json);
 		values[i] = InputFunctionCall(&col->input, text, col->ioparam, col->typmod);
 		nulls[i] = text == NULL ? 'n' : ' ';
 	}
@@ -801,27 +842,28 @@ rv_KeyDescription(Relation rel, RvTarget *target, Datum *values)
 }
 
 /*
- * Runs plan with values and nulls, counting it as executing meanwhile;
- * returns SPI's code.
+ * Refuses a write whose row trigger would not fire (disabled, or not
+ * firing under the session's session_replication_role): the row would
+ * keep its version, and a second write at the same version would pass.
  */
-static int
-rv_ExecutePlan(SPIPlanPtr plan, Datum *values, const char *nulls, long count)
+static void
+rv_CheckTriggerFires(Relation rel, RvTarget *target)
 {
-	int			rc;
+	bool		replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+	char		e = target->tgenabled;
 
-	rv_executing++;
-	PG_TRY();
-	{
-		rc = SPI_execute_plan(plan, values, nulls, false, count);
-	}
-	PG_CATCH();
-	{
-		rv_executing--;
-		PG_RE_THROW();
-	}
-	PG_END_TRY();
-	rv_executing--;
-	return rc;
+	if (e == TRIGGER_FIRES_ALWAYS ||
+		(replica ? e == TRIGGER_FIRES_ON_REPLICA : e == TRIGGER_FIRES_ON_ORIGIN))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("row versions of table \"%s\" are not being kept",
+					RelationGetRelationName(rel)),
+			 e == TRIGGER_DISABLED ?
+			 errdetail("Trigger \"%s\" is disabled.", NameStr(target->tgname)) :
+			 errdetail("Trigger \"%s\" does not fire while session_replication_role is \"%s\".",
+					   NameStr(target->tgname), replica ? "replica" : "origin"),
+			 errtable(rel)));
 }
 
 /*
@@ -878,7 +920,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	if (!OidIsValid(keytype))
 		ereport(ERROR,
 				(errcode(ERRCODE_INDETERMINATE_DATATYPE),
-				 errmsg("could not determine the type of the key")));
+				 errmsg("could not determine the data type of parameter \"key\"")));
 	expected = PG_GETARG_INT64(2);
 
 	rel = rv_OpenTable(PG_GETARG_OID(0), stmt);
@@ -893,6 +935,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 
 	entry = rv_Statement(rel, fn_oid, stmt, ncols, cols, &scratch);
 	target = entry->target;
+	rv_CheckTriggerFires(rel, &target);
 
 	/*
 	 * Parameters: the key columns, the expected version, the changes, and
@@ -913,7 +956,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	/* a version the column cannot hold cannot be the row's */
 	if (expected <= target.version_max)
 	{
-		rc = rv_ExecutePlan(entry->plan, values, nulls, 0);
+		rc = SPI_execute_plan(entry->plan, values, nulls, false, 0);
 		if (rc != (stmt == RV_STMT_UPDATE ? SPI_OK_UPDATE_RETURNING : SPI_OK_DELETE))
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		written = SPI_processed > 0;
@@ -932,7 +975,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	{
 		/* nothing written: a row at another version, or no row at all */
 		entry = rv_Statement(rel, fn_oid, RV_STMT_FIND, 0, NULL, &scratch);
-		rc = rv_ExecutePlan(entry->plan, values, nulls, 1);
+		rc = SPI_execute_plan(entry->plan, values, nulls, false, 1);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		if (SPI_processed > 0)
@@ -942,7 +985,13 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 															  SPI_tuptable->tupdesc,
 															  1, &isnull));
 
-			rv_ReportConflict(rel, target.version_attnum, expected, current, isnull);
+			/*
+			 * At the expected version, yet not written: a row-level security
+			 * policy (or a trigger) kept the write from it.  Not found, to a
+			 * caller who may not write it.
+			 */
+			if (isnull || current != expected)
+				rv_ReportConflict(rel, target.version_attnum, expected, current, isnull);
 		}
 		rv_ReportNotFound(rel, rv_KeyDescription(rel, &target, values));
 	}
@@ -950,6 +999,30 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * Runs rv_ConditionalWrite, counted in rv_active for as long as it uses a
+ * cache entry, also when it fails.
+ */
+static int64
+rv_CountedWrite(FunctionCallInfo fcinfo, RvStatement stmt)
+{
+	int64		result;
+
+	rv_active++;
+	PG_TRY();
+	{
+		result = rv_ConditionalWrite(fcinfo, stmt);
+	}
+	PG_CATCH();
+	{
+		rv_active--;
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	rv_active--;
 	return result;
 }
 
@@ -962,7 +1035,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 Datum
 conditional_update(PG_FUNCTION_ARGS)
 {
-	PG_RETURN_INT64(rv_ConditionalWrite(fcinfo, RV_STMT_UPDATE));
+	PG_RETURN_INT64(rv_CountedWrite(fcinfo, RV_STMT_UPDATE));
 }
 
 /*
@@ -972,6 +1045,6 @@ conditional_update(PG_FUNCTION_ARGS)
 Datum
 conditional_delete(PG_FUNCTION_ARGS)
 {
-	rv_ConditionalWrite(fcinfo, RV_STMT_DELETE);
+	rv_CountedWrite(fcinfo, RV_STMT_DELETE);
 	PG_RETURN_VOID();
 }

@@ -76,6 +76,27 @@ SELECT rowversion.conditional_delete('rvtest.line_item',
   '{"line": 1, "order_id": "8c6a3f5e-8d6b-4f1e-9a55-0a3c5e1f2b7d"}'::jsonb, 1);
 SELECT line FROM rvtest.line_item;
 
+-- A key is not rounded or cut to the key column's typmod: 1.005 is not the
+-- numeric(5,2) key 1.01, nor 'abc  ' the varchar(3) key 'abc'.
+CREATE TABLE rvtest.priced (price numeric(5,2), code varchar(3), note text,
+  PRIMARY KEY (price, code));
+SELECT rowversion.enable('rvtest.priced', mode => 'counter');
+INSERT INTO rvtest.priced VALUES (1.01, 'abc', 'x');
+SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.priced',
+  '{"price": 1.005, "code": "abc"}'::jsonb, 1, '{"note": "rounded"}')$$);
+SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.priced',
+  '{"price": 1.01, "code": "abc  "}'::jsonb, 1, '{"note": "cut"}')$$);
+SELECT rowversion.conditional_update('rvtest.priced', '{"price": 1.01, "code": "abc"}'::jsonb, 1, '{"note": "exact"}');
+-- a json or jsonb key column reads the JSON value itself, as changes do;
+-- the object form may also arrive as json
+CREATE TABLE rvtest.tagged (id int, tag jsonb, PRIMARY KEY (id, tag));
+SELECT rowversion.enable('rvtest.tagged', mode => 'counter');
+INSERT INTO rvtest.tagged VALUES (1, '"blue"'), (1, '{"c": "red"}');
+SELECT rowversion.conditional_update('rvtest.tagged', '{"id": 1, "tag": "blue"}'::jsonb, 1, '{}');
+SELECT rowversion.conditional_update('rvtest.tagged', '{"id": 1, "tag": {"c": "red"}}'::json, 1, '{}');
+SELECT id, tag, row_version FROM rvtest.tagged ORDER BY tag;
+DROP TABLE rvtest.priced, rvtest.tagged;
+
 CREATE TABLE rvtest.doc (slug text PRIMARY KEY, id uuid UNIQUE DEFAULT gen_random_uuid(), body text);
 SELECT rowversion.enable('rvtest.doc');
 INSERT INTO rvtest.doc (slug, body) VALUES ('intro', 'hello');

@@ -79,6 +79,24 @@ FROM (VALUES
 ) AS c(n, sql), LATERAL rvtest.error(c.sql)
 ORDER BY n;
 
+-- A table with rules: the statement would not be what it seems (0A000).
+CREATE TABLE rvtest.soft (id int PRIMARY KEY, deleted boolean DEFAULT false);
+SELECT rowversion.enable('rvtest.soft', mode => 'counter');
+INSERT INTO rvtest.soft VALUES (1);
+CREATE RULE soft_delete AS ON DELETE TO rvtest.soft
+  DO INSTEAD UPDATE rvtest.soft SET deleted = true WHERE id = old.id;
+SELECT * FROM rvtest.error($$SELECT rowversion.conditional_delete('rvtest.soft', 1, 1)$$);
+DROP TABLE rvtest.soft;
+
+-- While the row trigger does not fire (replica role, or disabled by hand)
+-- the version would not move, so conditional writes are refused (55000).
+SET session_replication_role = replica;
+SELECT * FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.acct', 1, 1, '{}')$$);
+RESET session_replication_role;
+ALTER TABLE rvtest.acct DISABLE TRIGGER zz_rowversion;
+SELECT code, detail FROM rvtest.error($$SELECT rowversion.conditional_delete('rvtest.acct', 1, 1)$$);
+ALTER TABLE rvtest.acct ENABLE TRIGGER zz_rowversion;
+
 -- Not one internal error, and every table as it was.
 SELECT (SELECT md5(string_agg(t::text, ',' ORDER BY id)) FROM rvtest.acct t) = acct AS acct_unchanged,
        (SELECT md5(string_agg(t::text, ',' ORDER BY a)) FROM rvtest.pair t) = pair AS pair_unchanged,

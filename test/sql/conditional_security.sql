@@ -61,12 +61,42 @@ SELECT rowversion.conditional_delete('app.line', 2, 1);
 RESET ROLE;
 SELECT id, "a b", owner, row_version FROM app.line ORDER BY id;
 
+-- A row the caller may read but not write (the policies differ) is not
+-- found either, rather than "at the version you expected".
+DROP POLICY mine ON app.line;
+CREATE POLICY read_all ON app.line FOR SELECT USING (true);
+CREATE POLICY write_own ON app.line FOR UPDATE USING (owner = current_user);
+SET ROLE rv_client;
+SELECT code, message, detail FROM rvtest.error($$SELECT rowversion.conditional_update('app.line', 3, 1, '{"a b": "x"}')$$);
+RESET ROLE;
+
 -- No rights on the table: refused before anything is locked.
 SET ROLE rv_other;
 SELECT code, message FROM rvtest.error($$SELECT rowversion.conditional_update('app.line', 3, 1, '{}')$$);
 RESET ROLE;
 RESET search_path;
 
+-- A key type whose equality operator lives in a schema others may write
+-- to (citext in public): an operator planted there for a domain over it
+-- is not picked, since both sides are cast to the index operator's types.
+CREATE EXTENSION IF NOT EXISTS citext SCHEMA public;
+CREATE DOMAIN app.email AS public.citext CHECK (VALUE LIKE '%@%');
+CREATE TABLE app.users (id app.email PRIMARY KEY, name text);
+SELECT rowversion.enable('app.users', mode => 'counter');
+INSERT INTO app.users VALUES ('a@x', 'a'), ('b@x', 'b');
+GRANT CREATE ON SCHEMA public TO rv_client;
+SET ROLE rv_client;
+CREATE FUNCTION public.evil_eq(app.email, app.email) RETURNS boolean
+  LANGUAGE sql AS 'SELECT true';
+CREATE OPERATOR public.= (LEFTARG = app.email, RIGHTARG = app.email, FUNCTION = public.evil_eq);
+RESET ROLE;
+SELECT rowversion.conditional_update('app.users', 'A@X', 1, '{"name": "changed"}');
+SELECT id, name, row_version FROM app.users ORDER BY id::text;
+DROP OPERATOR public.= (app.email, app.email);
+DROP FUNCTION public.evil_eq(app.email, app.email);
+REVOKE CREATE ON SCHEMA public FROM rv_client;
+
 DROP SCHEMA evil CASCADE;
 DROP SCHEMA app CASCADE;
+DROP EXTENSION citext;
 DROP ROLE rv_client, rv_other;

@@ -43,10 +43,29 @@ BEGIN
 END $$;
 SELECT row_version, rvtest.cached_statements() BETWEEN 1 AND 256 AS bounded FROM rvtest.wide;
 
+-- A conditional write nested in another one's input (a domain check that
+-- writes) while the cache is full: the outer call's statement stays valid.
+CREATE FUNCTION rvtest.touch_wide(x int) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM rowversion.conditional_update('rvtest.wide', 1,
+    (SELECT row_version FROM rvtest.wide), jsonb_build_object('c' || x, x, 'c' || (x + 30), x));
+  RETURN true;
+END $$;
+CREATE DOMAIN rvtest.checked_int AS int CHECK (rvtest.touch_wide(VALUE));
+CREATE TABLE rvtest.victim (id int PRIMARY KEY, d rvtest.checked_int, e1 text, e2 text);
+SELECT rowversion.enable('rvtest.victim', mode => 'counter');
+INSERT INTO rvtest.victim VALUES (1, 1, 'x', 'y');
+SELECT rowversion.conditional_update('rvtest.victim', 1, 1, '{"d": 2, "e1": "a", "e2": "b"}');
+SELECT rowversion.conditional_update('rvtest.victim', 1, 2, '{"d": 3, "e1": "c", "e2": "d"}');
+SELECT d, e1, e2, row_version FROM rvtest.victim;
+DROP TABLE rvtest.victim;
+DROP DOMAIN rvtest.checked_int;
+DROP FUNCTION rvtest.touch_wide(int);
+
 -- More changed columns than a cache key holds (64): planned for the call.
-SELECT rowversion.conditional_update('rvtest.wide', 1, 306,
+SELECT rowversion.conditional_update('rvtest.wide', 1, (SELECT row_version FROM rvtest.wide),
   (SELECT jsonb_object_agg('c' || g, -g) FROM generate_series(1, 70) g));
-SELECT c1, c70, row_version FROM rvtest.wide;
+SELECT c1, c70 FROM rvtest.wide;
 
 DROP TABLE rvtest.wide;
 DROP FUNCTION rvtest.cached_statements();
