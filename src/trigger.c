@@ -54,6 +54,7 @@ typedef struct RvTriggerOptions
 	AttrNumber	attnum;			/* the version column */
 	Oid			atttypid;		/* INT2OID, INT4OID or INT8OID */
 	int64		maxvalue;		/* largest value that type holds */
+	int16		attlen;			/* 2, 4 or 8 */
 	int32		fixedoff;		/* its offset in a tuple without NULLs, when
 								 * every column before it has a fixed width;
 								 * else -1 */
@@ -149,6 +150,7 @@ rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 
 	att = TupleDescAttr(desc, opts->attnum - 1);
 	opts->atttypid = att->atttypid;
+	opts->attlen = att->attlen;
 	opts->maxvalue = rv_VersionTypeMax(att->atttypid);
 	if (opts->maxvalue == 0 ||
 		(opts->mode == RV_MODE_XACT && att->atttypid != INT8OID))
@@ -214,8 +216,9 @@ rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 /*
  * Returns where the version's bytes are in tuple, or NULL when the tuple
  * does not store it: it is NULL there, or the column was added after the
- * tuple was written.  The columns before it are stepped over as
- * heap_getattr() does, unless their widths are all fixed.
+ * tuple was written.  Found from the tuple's end when it is the last column
+ * stored, else by stepping over the columns before it as heap_getattr()
+ * does, unless their widths are all fixed.
  */
 static char *
 rv_VersionPointer(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts)
@@ -229,6 +232,13 @@ rv_VersionPointer(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts)
 	if (opts->attnum > HeapTupleHeaderGetNatts(tup) ||
 		(hasnulls && att_isnull(opts->attnum - 1, tup->t_bits)))
 		return NULL;
+
+	/*
+	 * The version is usually the row's last column (enable() adds it at the
+	 * end): then its bytes end where the tuple's data ends.
+	 */
+	if (opts->attnum == HeapTupleHeaderGetNatts(tup))
+		return (char *) tup + tuple->t_len - opts->attlen;
 
 	tp = (char *) tup + tup->t_hoff;
 	if (!hasnulls && opts->fixedoff >= 0)
