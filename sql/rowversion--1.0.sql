@@ -354,3 +354,12 @@ CREATE FUNCTION rowversion.conditional_delete(tbl regclass, key text,
 RETURNS void
 AS 'MODULE_PATHNAME', 'conditional_delete'
 LANGUAGE C VOLATILE;
+
+-- watermark(): the oldest transaction ID still running in the calling
+-- statement's snapshot, 64-bit.  Save it with a read; read the rows with
+-- row_version >= it next time, and no change committed meanwhile is missed
+-- (xact mode).
+CREATE FUNCTION rowversion.watermark()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'watermark'
+LANGUAGE C STABLE;
