@@ -363,3 +363,158 @@ CREATE FUNCTION rowversion.watermark()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'watermark'
 LANGUAGE C STABLE;
+
+-- The statement trigger behind propagate(); see src/propagate.c.
+CREATE FUNCTION rowversion.propagate_trigger()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'propagate_trigger'
+LANGUAGE C;
+
+-- The foreign key from child to parent that via names, or the only one.
+CREATE FUNCTION rowversion.find_foreign_key(child regclass, parent regclass, via name)
+RETURNS oid
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  keys oid[];
+BEGIN
+  keys := ARRAY(SELECT c.oid FROM pg_constraint AS c
+                 WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent
+                   AND (via IS NULL OR c.conname = via)
+                 ORDER BY c.conname);
+  IF cardinality(keys) = 0 AND via IS NOT NULL THEN
+    RAISE EXCEPTION 'foreign key "%" from table "%" to table "%" does not exist',
+                    via, (SELECT relname FROM pg_class WHERE oid = child),
+                    (SELECT relname FROM pg_class WHERE oid = parent)
+      USING ERRCODE = 'undefined_object';
+  ELSIF cardinality(keys) = 0 THEN
+    RAISE EXCEPTION 'table "%" has no foreign key to table "%"',
+                    (SELECT relname FROM pg_class WHERE oid = child),
+                    (SELECT relname FROM pg_class WHERE oid = parent)
+      USING ERRCODE = 'undefined_object';
+  ELSIF cardinality(keys) > 1 THEN
+    RAISE EXCEPTION 'table "%" has more than one foreign key to table "%"',
+                    (SELECT relname FROM pg_class WHERE oid = child),
+                    (SELECT relname FROM pg_class WHERE oid = parent)
+      USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'Name the one to propagate through with via.';
+  END IF;
+  RETURN keys[1];
+END
+$$;
+
+-- propagate(child, parent, via): every INSERT, UPDATE and DELETE of child
+-- rows bumps the version of the parent rows they reference, in the same
+-- transaction, through the foreign key via (or the only one).
+CREATE FUNCTION rowversion.propagate(child regclass, parent regclass, via name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  qualified text;
+  fk oid;
+  fkname name;
+  parent_args text[];
+  event text;
+BEGIN
+  IF child IS NULL OR parent IS NULL THEN
+    RAISE EXCEPTION 'parameter "%" cannot be null',
+                    CASE WHEN child IS NULL THEN 'child' ELSE 'parent' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  qualified := rowversion.check_table(child);
+  PERFORM rowversion.check_table(parent);
+  IF (SELECT c.relispartition FROM pg_class AS c WHERE c.oid = child) THEN
+    RAISE EXCEPTION 'cannot propagate from partition "%" on its own',
+                    (SELECT relname FROM pg_class WHERE oid = child)
+      USING ERRCODE = 'wrong_object_type',
+            HINT = 'Propagate from its partitioned table.';
+  END IF;
+  SELECT t.args INTO parent_args FROM rowversion.find_trigger(parent) AS t;
+  IF parent_args IS NULL THEN
+    RAISE EXCEPTION 'table "%" does not keep row versions',
+                    (SELECT relname FROM pg_class WHERE oid = parent)
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            HINT = 'Call rowversion.enable() on it first.';
+  END IF;
+  fk := rowversion.find_foreign_key(child, parent, via);
+  fkname := (SELECT conname FROM pg_constraint WHERE oid = fk);
+
+  -- No cycles: the parent must not reach the child through propagations.
+  IF child = parent OR EXISTS (
+      WITH RECURSIVE up(rel) AS (
+        SELECT parent::oid
+        UNION
+        SELECT p.parent::oid FROM rowversion.propagations AS p JOIN up ON p.child::oid = up.rel)
+      SELECT FROM up WHERE rel = child::oid) THEN
+    RAISE EXCEPTION 'propagating from table "%" to table "%" would create a cycle',
+                    (SELECT relname FROM pg_class WHERE oid = child),
+                    (SELECT relname FROM pg_class WHERE oid = parent)
+      USING ERRCODE = 'invalid_object_definition';
+  END IF;
+
+  EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qualified);
+  FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+    IF EXISTS (SELECT FROM pg_trigger AS t
+                WHERE t.tgrelid = child AND t.tgname = 'rv_propagate_' || fk || '_' || event) THEN
+      EXECUTE format('DROP TRIGGER %I ON %s', 'rv_propagate_' || fk || '_' || event, qualified);
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT '
+                   'EXECUTE FUNCTION rowversion.propagate_trigger(%L, %L)',
+                   'rv_propagate_' || fk || '_' || event, event, qualified,
+                   CASE event WHEN 'insert' THEN 'NEW TABLE AS rv_new'
+                              WHEN 'update' THEN 'OLD TABLE AS rv_old NEW TABLE AS rv_new'
+                              ELSE 'OLD TABLE AS rv_old' END,
+                   fkname, parent_args[1]);
+  END LOOP;
+END
+$$;
+
+-- stop_propagating(child, parent, via): undoes propagate().
+CREATE FUNCTION rowversion.stop_propagating(child regclass, parent regclass, via name DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  qualified text;
+  fk oid;
+  event text;
+BEGIN
+  IF child IS NULL OR parent IS NULL THEN
+    RAISE EXCEPTION 'parameter "%" cannot be null',
+                    CASE WHEN child IS NULL THEN 'child' ELSE 'parent' END
+      USING ERRCODE = 'null_value_not_allowed';
+  END IF;
+  qualified := rowversion.check_table(child);
+  fk := rowversion.find_foreign_key(child, parent, via);
+  IF NOT EXISTS (SELECT FROM pg_trigger AS t
+                  WHERE t.tgrelid = child AND t.tgname = 'rv_propagate_' || fk || '_insert') THEN
+    RAISE EXCEPTION 'table "%" does not propagate to table "%"',
+                    (SELECT relname FROM pg_class WHERE oid = child),
+                    (SELECT relname FROM pg_class WHERE oid = parent)
+      USING ERRCODE = 'object_not_in_prerequisite_state';
+  END IF;
+  FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', 'rv_propagate_' || fk || '_' || event, qualified);
+  END LOOP;
+END
+$$;
+
+-- One row per propagation: the child, the parent, and the foreign key.
+CREATE VIEW rowversion.propagations AS
+  SELECT t.tgrelid::pg_catalog.regclass AS child,
+         c.confrelid::pg_catalog.regclass AS parent,
+         c.conname AS via
+  FROM pg_catalog.pg_trigger AS t
+  JOIN pg_catalog.pg_constraint AS c
+    ON c.conrelid OPERATOR(pg_catalog.=) t.tgrelid
+   AND c.contype OPERATOR(pg_catalog.=) 'f'
+   AND c.conname OPERATOR(pg_catalog.=) (rowversion.trigger_arguments(t.tgargs))[1]
+  WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.propagate_trigger()'::pg_catalog.regprocedure
+    -- the INSERT one of the three
+    AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 4) OPERATOR(pg_catalog.<>) 0;
+
+GRANT SELECT ON rowversion.propagations TO PUBLIC;

@@ -43,6 +43,20 @@
 #endif
 
 /*
+ * DeconstructFkConstraintRow() learned the ON DELETE SET column list in 15.
+ * rv_DeconstructFk() returns the key columns and PK = FK operators only.
+ */
+#if PG_VERSION_NUM >= 150000
+#define rv_DeconstructFk(tuple, numfks, conkey, confkey, pf_eq_oprs) \
+	DeconstructFkConstraintRow(tuple, numfks, conkey, confkey, pf_eq_oprs, \
+							   NULL, NULL, NULL, NULL)
+#else
+#define rv_DeconstructFk(tuple, numfks, conkey, confkey, pf_eq_oprs) \
+	DeconstructFkConstraintRow(tuple, numfks, conkey, confkey, pf_eq_oprs, \
+							   NULL, NULL)
+#endif
+
+/*
  * 18 replaced the postfix pg_attribute_noreturn() by the prefix pg_noreturn;
  * with GCC and Clang the older macro works in prefix position as well.
  */

@@ -1,0 +1,86 @@
+-- propagate(): a child's INSERT, UPDATE and DELETE bump the version of the
+-- parent rows it references, once per statement, through a chain too.
+CREATE TABLE rvtest.orders (id int PRIMARY KEY, note text);
+CREATE TABLE rvtest.lines (order_id int REFERENCES rvtest.orders, line int, qty int,
+  PRIMARY KEY (order_id, line));
+CREATE TABLE rvtest.notes (id int PRIMARY KEY, order_id int, line int,
+  FOREIGN KEY (order_id, line) REFERENCES rvtest.lines);
+SELECT rowversion.enable('rvtest.orders', mode => 'counter', require_version => true);
+SELECT rowversion.enable('rvtest.lines', mode => 'counter');
+SELECT rowversion.enable('rvtest.notes', mode => 'counter');
+SELECT rowversion.propagate('rvtest.lines', 'rvtest.orders');
+SELECT rowversion.propagate('rvtest.notes', 'rvtest.lines');
+SELECT * FROM rowversion.propagations WHERE child::text LIKE 'rvtest.%' ORDER BY 1::text;
+
+INSERT INTO rvtest.orders VALUES (1, 'a'), (2, 'b'), (3, 'c');
+-- one statement, three lines of order 1 and one of order 2: each order
+-- bumped once (require_version holds: the bump claims the current version)
+INSERT INTO rvtest.lines VALUES (1, 1, 1), (1, 2, 1), (1, 3, 1), (2, 1, 1);
+SELECT id, row_version FROM rvtest.orders ORDER BY id;
+UPDATE rvtest.lines SET qty = qty + 1 WHERE order_id = 1;
+SELECT id, row_version FROM rvtest.orders ORDER BY id;
+-- a line moved to another order bumps both
+UPDATE rvtest.lines SET order_id = 3 WHERE order_id = 1 AND line = 3;
+SELECT id, row_version FROM rvtest.orders ORDER BY id;
+DELETE FROM rvtest.lines WHERE order_id = 2;
+SELECT id, row_version FROM rvtest.orders ORDER BY id;
+-- a statement that changes no child bumps nothing
+UPDATE rvtest.lines SET qty = 0 WHERE false;
+SELECT id, row_version FROM rvtest.orders ORDER BY id;
+-- the chain: a note bumps its line, which bumps its order
+INSERT INTO rvtest.notes VALUES (1, 1, 1);
+SELECT order_id, line, row_version FROM rvtest.lines ORDER BY 1, 2;
+SELECT id, row_version FROM rvtest.orders ORDER BY id;
+
+-- Aggregate-level If-Match: touch the parent with the version you read,
+-- then change the children, in one transaction.
+BEGIN;
+SELECT rowversion.conditional_update('rvtest.orders', 1, 5, '{}');
+UPDATE rvtest.lines SET qty = 10 WHERE order_id = 1 AND line = 1;
+COMMIT;
+SELECT id, row_version FROM rvtest.orders WHERE id = 1;
+-- ...and with a stale version nothing of it happens
+BEGIN;
+SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.orders', 1, 5, '{}')$$);
+ROLLBACK;
+
+-- A child's writer needs no rights on the parent: the bump runs as the
+-- parent's owner.
+CREATE ROLE rv_line_clerk;
+GRANT USAGE ON SCHEMA rvtest TO rv_line_clerk;
+GRANT SELECT, UPDATE ON rvtest.lines TO rv_line_clerk;
+SET ROLE rv_line_clerk;
+UPDATE rvtest.lines SET qty = 11 WHERE order_id = 1 AND line = 1;
+RESET ROLE;
+SELECT id, row_version FROM rvtest.orders WHERE id = 1;
+REVOKE ALL ON rvtest.lines FROM rv_line_clerk;
+REVOKE ALL ON SCHEMA rvtest FROM rv_line_clerk;
+DROP ROLE rv_line_clerk;
+
+-- Refused: no foreign key, several without via, parent not enabled,
+-- cycles, NULLs, partitions on their own.
+SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.orders', 'rvtest.lines')$$);
+SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.lines', 'rvtest.orders', 'no_such_fk')$$);
+CREATE TABLE rvtest.pair (a int REFERENCES rvtest.orders, b int REFERENCES rvtest.orders);
+SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.pair', 'rvtest.orders')$$);
+SELECT rowversion.propagate('rvtest.pair', 'rvtest.orders', 'pair_b_fkey');
+CREATE TABLE rvtest.plain (id int PRIMARY KEY);
+CREATE TABLE rvtest.plain_child (id int REFERENCES rvtest.plain);
+SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.plain_child', 'rvtest.plain')$$);
+CREATE TABLE rvtest.tree (id int PRIMARY KEY, up int REFERENCES rvtest.tree);
+SELECT rowversion.enable('rvtest.tree');
+SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.tree', 'rvtest.tree')$$);
+ALTER TABLE rvtest.orders ADD COLUMN top_note int REFERENCES rvtest.notes;
+SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.orders', 'rvtest.notes')$$);
+SELECT code FROM rvtest.error($$SELECT rowversion.propagate(NULL, 'rvtest.orders')$$);
+
+-- stop_propagating() undoes it.
+SELECT rowversion.stop_propagating('rvtest.notes', 'rvtest.lines');
+SELECT rowversion.stop_propagating('rvtest.pair', 'rvtest.orders', 'pair_b_fkey');
+SELECT * FROM rvtest.error($$SELECT rowversion.stop_propagating('rvtest.notes', 'rvtest.lines')$$);
+SELECT * FROM rowversion.propagations WHERE child::text LIKE 'rvtest.%' ORDER BY 1::text;
+INSERT INTO rvtest.notes VALUES (2, 1, 1);
+SELECT order_id, line, row_version FROM rvtest.lines WHERE order_id = 1 AND line = 1;
+
+DROP TABLE rvtest.orders, rvtest.lines, rvtest.notes, rvtest.pair, rvtest.plain,
+  rvtest.plain_child, rvtest.tree CASCADE;
