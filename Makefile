@@ -20,7 +20,7 @@ ISOLATION_OPTS = --inputdir=test --outputdir=.
 
 PG_CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 
-EXTRA_CLEAN = results output_iso regression.diffs regression.out
+EXTRA_CLEAN = results output_iso regression.diffs regression.out regress.diffs isolation.diffs
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
