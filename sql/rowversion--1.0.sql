@@ -518,3 +518,26 @@ CREATE VIEW rowversion.propagations AS
     AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 4) OPERATOR(pg_catalog.<>) 0;
 
 GRANT SELECT ON rowversion.propagations TO PUBLIC;
+
+-- RFC 9110 entity tags of versions, and the If-Match / If-None-Match
+-- preconditions evaluated against a row's version (src/etag.c).
+CREATE FUNCTION rowversion.etag(version bigint)
+RETURNS text
+AS 'MODULE_PATHNAME', 'etag'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+CREATE FUNCTION rowversion.etag_version(etag text)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'etag_version'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+
+-- Not STRICT: a NULL current_version is a row that does not exist.
+CREATE FUNCTION rowversion.if_match(header text, current_version bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'if_match'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+CREATE FUNCTION rowversion.if_none_match(header text, current_version bigint)
+RETURNS boolean
+AS 'MODULE_PATHNAME', 'if_none_match'
+LANGUAGE C IMMUTABLE PARALLEL SAFE;
