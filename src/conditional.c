@@ -9,7 +9,8 @@
  * and row-level security apply:
  *
  *	 UPDATE [ONLY] "s"."t" AS t SET "c" = $5, ..., "row_version" = $2
- *	  WHERE t."k" OPERATOR(<schema>.=) $1 AND t."row_version" = $2
+ *	  WHERE t."k" OPERATOR(<schema>.=) $1 (cast as the operator needs)
+ *	    AND t."row_version" = $2
  *	 RETURNING t."row_version"
  *
  * Each changed column's new value arrives as a parameter of its own type,
@@ -65,7 +66,7 @@ PG_FUNCTION_INFO_V1(conditional_delete);
 
 /* changed-column sets larger than this are planned for each call */
 #define RV_MAX_CACHED_COLUMNS	64
-/* the cache is emptied when it would grow past this many entries */
+/* past this many entries, one is dropped to make room for the next */
 #define RV_MAX_CACHED_PLANS		256
 
 /* The statements a conditional write runs. */
