@@ -62,3 +62,16 @@ install_bench_floor() {
 	as_root make -s -C test/bench/floor PG_CONFIG="$PG_CONFIG" install >/dev/null
 	make -s -C test/bench/floor PG_CONFIG="$PG_CONFIG" clean
 }
+
+# Installs clang's sanitizer and libFuzzer runtime (libclang-rt-NN-dev) for
+# the clang that the server's development package brought, for test/fuzz.
+install_fuzz_runtime() {
+	local cc
+	cc=$(ls /usr/bin/clang-[0-9]* 2>/dev/null | sort -V | tail -1)
+	if [ -z "$cc" ]; then
+		install_packages clang
+		cc=$(ls /usr/bin/clang-[0-9]* 2>/dev/null | sort -V | tail -1)
+	fi
+	install_packages "libclang-rt-${cc##*clang-}-dev"
+	export CLANG=$cc
+}
