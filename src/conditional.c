@@ -93,6 +93,7 @@ typedef struct RvTarget
 	AttrNumber	keyattnums[INDEX_MAX_KEYS];
 	Oid			keytypes[INDEX_MAX_KEYS];
 	int32		keytypmods[INDEX_MAX_KEYS];
+	bool		keyjson[INDEX_MAX_KEYS];	/* json or jsonb (or a domain over one) */
 	FmgrInfo   *keyinputs;		/* their types' input functions */
 	Oid		   *keyioparams;
 	AttrNumber	version_attnum; /* the version column */
@@ -351,6 +352,7 @@ rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target, MemoryContext cxt)
 		target->keyattnums[i] = attnum;
 		target->keytypes[i] = att->atttypid;
 		target->keytypmods[i] = att->atttypmod;
+		target->keyjson[i] = rv_IsJsonType(att->atttypid);
 		getTypeInputInfo(att->atttypid, &infunc, &target->keyioparams[i]);
 		fmgr_info_cxt(infunc, &target->keyinputs[i], cxt);
 	}
@@ -646,7 +648,31 @@ rv_KeyInput(RvTarget *target, int i, char *text)
 }
 
 /*
- * Converts the caller's key into one value per primary key column.  A
+ * Returns the base type of the key argument's type keytype, remembered in
+ * fn_extra so that a call site looks it up once, not on every call.
+ */
+static Oid
+rv_KeyBaseType(FunctionCallInfo fcinfo, Oid keytype)
+{
+	Oid		   *cached = (Oid *) fcinfo->flinfo->fn_extra;
+
+	if (cached == NULL)
+	{
+		cached = (Oid *) MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, 2 * sizeof(Oid));
+		cached[0] = InvalidOid;
+		fcinfo->flinfo->fn_extra = cached;
+	}
+	if (cached[0] != keytype)
+	{
+		cached[1] = getBaseType(keytype);
+		cached[0] = keytype;
+	}
+	return cached[1];
+}
+
+/*
+ * Converts the caller's key (of type keytype, over base type keybase) into
+ * one value per primary key column.  A
  * jsonb (or json) object names every key column (any key, composite too),
  * its values read as jsonb_populate_record reads them; anything else is the
  * value of a single-column key: used as it is when it has the column's
@@ -655,20 +681,20 @@ rv_KeyInput(RvTarget *target, int i, char *text)
  */
 static void
 rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
-			 Datum *values)
+			 Oid keybase, Datum *values)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			i;
 
-	if (rv_IsJsonType(keytype) &&
-		!(target->nkeys == 1 && rv_IsJsonType(target->keytypes[0])))
+	if ((keybase == JSONOID || keybase == JSONBOID) &&
+		!(target->nkeys == 1 && target->keyjson[0]))
 	{
 		Jsonb	   *jb;
 		JsonbIterator *it;
 		JsonbValue	v;
 		JsonbIteratorToken tok;
 
-		if (getBaseType(keytype) == JSONOID)
+		if (keybase == JSONOID)
 			jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
 													CStringGetDatum(TextDatumGetCString(key))));
 		else
@@ -686,7 +712,7 @@ rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 						 errmsg("parameter \"%s\" cannot be null", "key")));
 			values[0] = rv_KeyInput(target, 0,
-									 rv_JsonInputText(&v, rv_IsJsonType(target->keytypes[0])));
+									 rv_JsonInputText(&v, target->keyjson[0]));
 			return;
 		}
 		if (!JB_ROOT_IS_OBJECT(jb))
@@ -729,7 +755,7 @@ rv_KeyValues(Relation rel, RvTarget *target, Datum key, Oid keytype,
 				ereport(ERROR,
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("key has no value for primary key column \"%s\"", name)));
-			text = rv_JsonInputText(found, rv_IsJsonType(target->keytypes[i]));
+			text = rv_JsonInputText(found, target->keyjson[i]);
 			if (text == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
@@ -945,7 +971,8 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	values = (Datum *) palloc(sizeof(Datum) * (target.nkeys + 2 + ncols));
 	nulls = (char *) palloc(target.nkeys + 2 + ncols);
 	memset(nulls, ' ', target.nkeys + 2 + ncols);
-	rv_KeyValues(rel, &target, PG_GETARG_DATUM(1), keytype, values);
+	rv_KeyValues(rel, &target, PG_GETARG_DATUM(1), keytype,
+				 rv_KeyBaseType(fcinfo, keytype), values);
 	values[target.nkeys] = Int64GetDatum(expected);
 	if (changes != NULL)
 	{
