@@ -101,13 +101,15 @@ END
 $$;
 
 -- The row trigger that enable() created on tbl itself (not one cloned from
--- a partitioned parent): its name, arguments and enabled state, or NULLs.
+-- a partitioned parent): its name, arguments, enabled state and whether it
+-- fires on DELETE too (enable() before 1.0's DELETE check did not), or NULLs.
 CREATE FUNCTION rowversion.find_trigger(tbl regclass,
-  OUT tgname name, OUT args text[], OUT tgenabled "char")
+  OUT tgname name, OUT args text[], OUT tgenabled "char", OUT on_delete boolean)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT t.tgname, rowversion.trigger_arguments(t.tgargs), t.tgenabled
+  SELECT t.tgname, rowversion.trigger_arguments(t.tgargs), t.tgenabled,
+         (t.tgtype::int4 & 8) <> 0
     FROM pg_trigger AS t
    WHERE t.tgrelid = tbl
      AND t.tgfoid = 'rowversion.version_trigger()'::regprocedure
@@ -203,7 +205,8 @@ BEGIN
       USING ERRCODE = 'invalid_name';
   END IF;
 
-  SELECT t.tgname, t.args, t.tgenabled INTO current FROM rowversion.find_trigger(tbl) AS t;
+  SELECT t.tgname, t.args, t.tgenabled, t.on_delete INTO current
+    FROM rowversion.find_trigger(tbl) AS t;
   IF current.tgname IS NOT NULL AND current.args[1] <> version_column THEN
     IF EXISTS (SELECT FROM pg_attribute AS a
                 WHERE a.attrelid = tbl AND a.attname = current.args[1]
@@ -282,15 +285,17 @@ BEGIN
   END IF;
 
   args := ARRAY[version_column::text, mode, require_version::text] || ignored::text[];
-  IF current.tgname IS NOT NULL AND current.args = args AND current.tgenabled = 'O' THEN
+  IF current.tgname IS NOT NULL AND current.args = args AND current.tgenabled = 'O'
+     AND current.on_delete THEN
     RETURN;
   END IF;
   IF current.tgname IS NOT NULL THEN
     EXECUTE format('DROP TRIGGER %I ON %s', current.tgname, qualified);
   END IF;
   -- Named to sort after the table's other BEFORE triggers, which PostgreSQL
-  -- fires in name order.
-  EXECUTE format('CREATE TRIGGER zz_rowversion BEFORE INSERT OR UPDATE ON %s '
+  -- fires in name order.  On DELETE it checks expect_match()'s
+  -- preconditions, and returns at once when none is registered.
+  EXECUTE format('CREATE TRIGGER zz_rowversion BEFORE INSERT OR UPDATE OR DELETE ON %s '
                  'FOR EACH ROW EXECUTE FUNCTION rowversion.version_trigger(%s)',
                  qualified,
                  (SELECT string_agg(quote_literal(a), ', ') FROM unnest(args) AS a));
@@ -541,3 +546,18 @@ CREATE FUNCTION rowversion.if_none_match(header text, current_version bigint)
 RETURNS boolean
 AS 'MODULE_PATHNAME', 'if_none_match'
 LANGUAGE C IMMUTABLE PARALLEL SAFE;
+
+-- If-Match preconditions for UPDATE and DELETE statements that the
+-- application does not write (src/precondition.c).  Not STRICT: a NULL
+-- header removes the table's precondition.
+CREATE FUNCTION rowversion.expect_match(tbl regclass, if_match text)
+RETURNS void
+AS 'MODULE_PATHNAME', 'expect_match'
+LANGUAGE C VOLATILE;
+
+-- For PostgREST's db-pre-request setting; reads the request.* settings
+-- and the search_path that PostgREST sets for each request.
+CREATE FUNCTION rowversion.postgrest_pre_request()
+RETURNS void
+AS 'MODULE_PATHNAME', 'postgrest_pre_request'
+LANGUAGE C VOLATILE;

@@ -272,30 +272,14 @@ rv_IsJsonType(Oid typid)
 static void
 rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target, MemoryContext cxt)
 {
-	Oid			trigfunc_nsp = get_func_namespace(fn_oid);
-	TriggerDesc *trigdesc = rel->trigdesc;
-	Trigger    *trigger = NULL;
+	Trigger    *trigger;
 	Relation	index;
 	Oid			pkoid;
 	int			i;
 
 	memset(target, 0, sizeof(RvTarget));
 
-	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
-	{
-		Trigger    *tg = &trigdesc->triggers[i];
-		char	   *fname;
-
-		if (get_func_namespace(tg->tgfoid) != trigfunc_nsp)
-			continue;
-		fname = get_func_name(tg->tgfoid);
-		if (fname != NULL && strcmp(fname, "version_trigger") == 0 &&
-			tg->tgnargs >= 1)
-		{
-			trigger = tg;
-			break;
-		}
-	}
+	trigger = rv_FindVersionTrigger(rel, get_func_namespace(fn_oid));
 	if (trigger == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -869,31 +853,6 @@ rv_KeyDescription(Relation rel, RvTarget *target, Datum *values)
 }
 
 /*
- * Refuses a write whose row trigger would not fire (disabled, or not
- * firing under the session's session_replication_role): the row would
- * keep its version, and a second write at the same version would pass.
- */
-static void
-rv_CheckTriggerFires(Relation rel, RvTarget *target)
-{
-	bool		replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
-	char		e = target->tgenabled;
-
-	if (e == TRIGGER_FIRES_ALWAYS ||
-		(replica ? e == TRIGGER_FIRES_ON_REPLICA : e == TRIGGER_FIRES_ON_ORIGIN))
-		return;
-	ereport(ERROR,
-			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("row versions of table \"%s\" are not being kept",
-					RelationGetRelationName(rel)),
-			 e == TRIGGER_DISABLED ?
-			 errdetail("Trigger \"%s\" is disabled.", NameStr(target->tgname)) :
-			 errdetail("Trigger \"%s\" does not fire while session_replication_role is \"%s\".",
-					   NameStr(target->tgname), replica ? "replica" : "origin"),
-			 errtable(rel)));
-}
-
-/*
  * Returns the entry of statement stmt for the table and changed columns,
  * with a valid plan (see rv_GetPlan).
  */
@@ -962,7 +921,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 
 	entry = rv_Statement(rel, fn_oid, stmt, ncols, cols, &scratch);
 	target = entry->target;
-	rv_CheckTriggerFires(rel, &target);
+	rv_CheckTriggerFires(rel, target.tgenabled, NameStr(target.tgname));
 
 	/*
 	 * Parameters: the key columns, the expected version, the changes, and

@@ -10,6 +10,8 @@
 #include "rowversion.h"
 
 #include "catalog/partition.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -166,6 +168,35 @@ rv_ReportConflict(Relation rel, AttrNumber attnum,
 }
 
 /*
+ * Reports a row that an If-Match precondition registered with
+ * expect_match() does not hold for (RV001, or PT412).
+ */
+void
+rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
+							const char *header, int64 current,
+							bool current_isnull)
+{
+	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
+		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
+
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg("row version conflict on table \"%s\"",
+					RelationGetRelationName(rel)),
+			 !rv_MaySelectColumn(rel, attnum) ?
+			 errdetail("Expected If-Match: %s, which the row's version does not match.",
+					   header) :
+			 current_isnull ?
+			 errdetail("Expected If-Match: %s, but the row has no version.",
+					   header) :
+			 errdetail("Expected If-Match: %s, but the row is at version %lld.",
+					   header, (long long) current),
+			 errhint("Read the row again and reapply the change."),
+			 errtablecol(rel, attnum)));
+	pg_unreachable();
+}
+
+/*
  * Reports an UPDATE of a require_version table that claimed no version
  * (RV002, or PT428).
  */
@@ -200,4 +231,56 @@ rv_ReportNotFound(Relation rel, const char *key)
 			 key ? errdetail("Key %s does not exist.", key) : 0,
 			 errtable(rel)));
 	pg_unreachable();
+}
+
+/*
+ * Returns the row trigger that rowversion.enable() created on rel (or that
+ * PostgreSQL cloned onto it from a partitioned parent), or NULL.  nsp is
+ * the extension's schema, where its trigger function lives.
+ */
+Trigger *
+rv_FindVersionTrigger(Relation rel, Oid nsp)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	int			i;
+
+	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *tg = &trigdesc->triggers[i];
+		char	   *fname;
+
+		if (get_func_namespace(tg->tgfoid) != nsp)
+			continue;
+		fname = get_func_name(tg->tgfoid);
+		if (fname != NULL && strcmp(fname, "version_trigger") == 0 &&
+			tg->tgnargs >= 1)
+			return tg;
+	}
+	return NULL;
+}
+
+/*
+ * Refuses a write (or a precondition) that relies on a row trigger that
+ * would not fire: one disabled, or not firing under the session's
+ * session_replication_role.  The row would keep its version, and a second
+ * write at the same version would pass.
+ */
+void
+rv_CheckTriggerFires(Relation rel, char tgenabled, const char *tgname)
+{
+	bool		replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+
+	if (tgenabled == TRIGGER_FIRES_ALWAYS ||
+		(replica ? tgenabled == TRIGGER_FIRES_ON_REPLICA :
+		 tgenabled == TRIGGER_FIRES_ON_ORIGIN))
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("row versions of table \"%s\" are not being kept",
+					RelationGetRelationName(rel)),
+			 tgenabled == TRIGGER_DISABLED ?
+			 errdetail("Trigger \"%s\" is disabled.", tgname) :
+			 errdetail("Trigger \"%s\" does not fire while session_replication_role is \"%s\".",
+					   tgname, replica ? "replica" : "origin"),
+			 errtable(rel)));
 }

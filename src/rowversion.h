@@ -12,6 +12,8 @@
 
 #include "compat.h"
 
+#include "commands/trigger.h"
+#include "nodes/pg_list.h"
 #include "utils/rel.h"
 
 /*
@@ -38,6 +40,9 @@ extern int	rv_sqlstate_style;
 /* rowversion.c: catalog helpers shared by the trigger and the functions */
 extern AttrNumber rv_FindColumn(TupleDesc desc, const char *name);
 extern int64 rv_VersionTypeMax(Oid typid);
+extern Trigger *rv_FindVersionTrigger(Relation rel, Oid nsp);
+extern void rv_CheckTriggerFires(Relation rel, char tgenabled,
+								 const char *tgname);
 
 /* rowversion.c: the three conditions, reported with the style's SQLSTATE */
 extern pg_noreturn void rv_ReportConflict(Relation rel, AttrNumber attnum,
@@ -46,5 +51,16 @@ extern pg_noreturn void rv_ReportConflict(Relation rel, AttrNumber attnum,
 extern pg_noreturn void rv_ReportVersionRequired(Relation rel,
 												 AttrNumber attnum);
 extern pg_noreturn void rv_ReportNotFound(Relation rel, const char *key);
+extern pg_noreturn void rv_ReportPreconditionFailed(Relation rel,
+													AttrNumber attnum,
+													const char *header,
+													int64 current,
+													bool current_isnull);
+
+/* precondition.c: If-Match preconditions registered by expect_match() */
+extern bool rv_HavePreconditions(void);
+extern bool rv_CheckPreconditions(Relation rel, List *ancestors,
+								  AttrNumber attnum, int64 current,
+								  bool current_isnull);
 
 #endif							/* ROWVERSION_H */

@@ -2,11 +2,12 @@
  *
  * trigger.c
  *	  The row trigger that owns a table's version column: it assigns the
- *	  version on INSERT and UPDATE, checks claims, enforces require_version
- *	  and leaves updates of ignore_columns alone.
+ *	  version on INSERT and UPDATE, checks claims and the If-Match
+ *	  preconditions of expect_match() (also on DELETE), enforces
+ *	  require_version and leaves updates of ignore_columns alone.
  *
- * rowversion.enable() creates it as a BEFORE INSERT OR UPDATE ... FOR EACH
- * ROW trigger whose arguments carry the table's options:
+ * rowversion.enable() creates it as a BEFORE INSERT OR UPDATE OR DELETE ...
+ * FOR EACH ROW trigger whose arguments carry the table's options:
  *
  *	 0: the version column's name
  *	 1: the mode, "xact" or "counter"
@@ -61,6 +62,9 @@ typedef struct RvTriggerOptions
 	RvMode		mode;
 	bool		require_version;
 	Bitmapset  *ignore_cols;	/* numbered like tg_updatedcols; NULL if none */
+	bool		ancestors_known;	/* whether ancestors is filled in */
+	List	   *ancestors;		/* partitioned tables rel is a partition of,
+								 * nearest first, when preconditions need them */
 } RvTriggerOptions;
 
 /*
@@ -411,6 +415,37 @@ rv_RememberMove(Relation rel, RvTriggerOptions *opts, int64 version)
 }
 
 /*
+ * Checks the If-Match preconditions that expect_match() registered for the
+ * row's table against the row the statement changes (tuple, which
+ * PostgreSQL has locked and re-fetched if a concurrent update got there
+ * first), raising RV001 when one does not hold.  Returns whether any
+ * applied; see rv_CheckPreconditions() for which statements are checked.
+ */
+static bool
+rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
+						 RvTriggerOptions *opts, HeapTuple tuple)
+{
+	Relation	rel = trigdata->tg_relation;
+	int64		current;
+	bool		current_isnull;
+
+	if (!rv_HavePreconditions())
+		return false;
+	if (!opts->ancestors_known)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (rel->rd_rel->relispartition)
+			opts->ancestors = get_partition_ancestors(RelationGetRelid(rel));
+		opts->ancestors_known = true;
+		MemoryContextSwitchTo(oldcxt);
+	}
+	current = rv_GetVersion(tuple, RelationGetDescr(rel), opts, &current_isnull);
+	return rv_CheckPreconditions(rel, opts->ancestors, opts->attnum,
+								 current, current_isnull);
+}
+
+/*
  * BEFORE INSERT: xact mode sets the inserting transaction's ID, replacing
  * whatever the client wrote (but a row that an UPDATE is moving between
  * partitions keeps the version that UPDATE gave it); counter mode keeps a
@@ -446,19 +481,24 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
  * concurrent update got there first, so a stale claim fails here.  An
  * update that claims nothing and sets only ignore_columns keeps the
  * version; any other update without a claim fails on a require_version
- * table.  Everything else gets the next version.
+ * table, unless an If-Match precondition registered for the table held
+ * for the row.  Everything else gets the next version.
  */
 static HeapTuple
-rv_OnUpdate(TriggerData *trigdata, RvTriggerOptions *opts)
+rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
+			RvTriggerOptions *opts)
 {
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
 	const Bitmapset *updated = trigdata->tg_updatedcols;
+	bool		preconditioned;
 	bool		claimed;
 	int64		current;
 	bool		current_isnull;
 	int64		next;
 
+	preconditioned = rv_CheckRowPreconditions(fcinfo, trigdata, opts,
+											  trigdata->tg_trigtuple);
 	claimed = bms_is_member(opts->attnum - FirstLowInvalidHeapAttributeNumber,
 							updated);
 	current = rv_GetVersion(trigdata->tg_trigtuple, desc, opts,
@@ -481,7 +521,7 @@ rv_OnUpdate(TriggerData *trigdata, RvTriggerOptions *opts)
 			}
 			return newtuple;
 		}
-		if (opts->require_version)
+		if (opts->require_version && !preconditioned)
 			rv_ReportVersionRequired(rel, opts->attnum);
 	}
 
@@ -515,7 +555,9 @@ rv_OnUpdate(TriggerData *trigdata, RvTriggerOptions *opts)
 
 /*
  * version_trigger() — the row trigger function of every enabled table.
- * Returns the row to store, with its version set.  DELETE passes through.
+ * Returns the row to store, with its version set.  DELETE passes through,
+ * after checking the If-Match preconditions registered for the table, if
+ * there are any.
  */
 Datum
 version_trigger(PG_FUNCTION_ARGS)
@@ -537,7 +579,13 @@ version_trigger(PG_FUNCTION_ARGS)
 						"version_trigger")));
 
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		if (rv_HavePreconditions())
+			rv_CheckRowPreconditions(fcinfo, trigdata,
+									 rv_GetOptions(fcinfo, trigdata),
+									 trigdata->tg_trigtuple);
 		return PointerGetDatum(trigdata->tg_trigtuple);
+	}
 
 	opts = rv_GetOptions(fcinfo, trigdata);
 
@@ -547,5 +595,5 @@ version_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return PointerGetDatum(rv_OnInsert(trigdata, opts, &move));
-	return PointerGetDatum(rv_OnUpdate(trigdata, opts));
+	return PointerGetDatum(rv_OnUpdate(fcinfo, trigdata, opts));
 }

@@ -1,0 +1,420 @@
+/*-------------------------------------------------------------------------
+ *
+ * precondition.c
+ *	  If-Match preconditions for SQL that the application does not write:
+ *	  rowversion.expect_match() registers a request's If-Match header for a
+ *	  table, for the rest of the transaction, and the row trigger checks it
+ *	  on every row the client's own UPDATE or DELETE changes.
+ *	  rowversion.postgrest_pre_request() registers it from the settings
+ *	  PostgREST gives each request.
+ *
+ * The registered headers live in TopTransactionContext and are forgotten
+ * when the transaction ends, however it ends; one registered in a
+ * subtransaction that rolls back is forgotten with it, as SET LOCAL is.
+ * Nothing of them reaches the next transaction on the connection.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "rowversion.h"
+#include "etag.h"
+
+#include <ctype.h>
+
+#include "access/relation.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/partition.h"
+#include "catalog/pg_trigger.h"
+#include "commands/trigger.h"
+#include "fmgr.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/pg_list.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+PG_FUNCTION_INFO_V1(expect_match);
+PG_FUNCTION_INFO_V1(postgrest_pre_request);
+
+/*
+ * The longest If-Match header accepted: what common HTTP servers accept in
+ * one header field (8 KiB).
+ */
+#define RV_MAX_IF_MATCH		8192
+
+/*
+ * One registration.  The newest one for a table wins; a NULL header is a
+ * registration that removed the table's precondition.
+ */
+typedef struct RvPrecondition
+{
+	Oid			relid;
+	SubTransactionId subid;		/* subtransaction that registered it */
+	char	   *header;			/* NULL: none */
+	int			len;
+} RvPrecondition;
+
+/* registrations of the current transaction, oldest first */
+static List *rv_preconditions = NIL;
+
+static bool rv_callbacks_registered = false;
+
+/*
+ * Forgets every registration when the transaction ends.  Their memory goes
+ * with TopTransactionContext.
+ */
+static void
+rv_PreconditionXactCallback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			rv_preconditions = NIL;
+			break;
+		default:
+			break;
+	}
+}
+
+/*
+ * Forgets the registrations of a subtransaction that rolls back, and hands
+ * those of one that commits to its parent.
+ */
+static void
+rv_PreconditionSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+							   SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	foreach(lc, rv_preconditions)
+	{
+		RvPrecondition *p = (RvPrecondition *) lfirst(lc);
+
+		if (p->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			p->subid = parentSubid;
+		else
+		{
+			rv_preconditions = foreach_delete_current(rv_preconditions, lc);
+		}
+	}
+}
+
+/*
+ * Returns whether any precondition is registered in this transaction.
+ */
+bool
+rv_HavePreconditions(void)
+{
+	return rv_preconditions != NIL;
+}
+
+/*
+ * Returns the newest registration for relid, or NULL when there is none.
+ */
+static RvPrecondition *
+rv_FindPrecondition(Oid relid)
+{
+	int			i;
+
+	for (i = list_length(rv_preconditions) - 1; i >= 0; i--)
+	{
+		RvPrecondition *p = (RvPrecondition *) list_nth(rv_preconditions, i);
+
+		if (p->relid == relid)
+			return p;
+	}
+	return NULL;
+}
+
+/*
+ * Returns the trigger depth: 1 in a row trigger that the client's own
+ * statement fired, more in one fired by a statement that another trigger
+ * ran.
+ */
+static int
+rv_TriggerDepth(void)
+{
+	return DatumGetInt32(OidFunctionCall0Coll(F_PG_TRIGGER_DEPTH, InvalidOid));
+}
+
+/*
+ * Checks the preconditions registered for rel and for the partitioned
+ * tables it is a partition of (ancestors, nearest first) against a row at
+ * version current, which the caller has locked: raises RV001 when one does
+ * not hold.  Returns whether any applied.
+ *
+ * Only the client's own writes are checked.  They are told apart by the
+ * trigger depth: PostgreSQL counts the trigger functions running in the
+ * backend, so this trigger runs at depth 1 when the client's statement
+ * (sent by the client, or run by a function that the client's statement
+ * called) changes the row, and deeper when a statement that another
+ * trigger ran does: a foreign key's cascade (its action runs from an AFTER
+ * trigger), propagate()'s parent bump (from a statement trigger) and the
+ * application's own triggers.  Those rows are not the resource the client
+ * named, so the client's If-Match says nothing about them.  A view's
+ * INSTEAD OF trigger is also a trigger: writes through such a view are not
+ * checked, and expect_match() does not accept views.
+ */
+bool
+rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
+					  int64 current, bool current_isnull)
+{
+	List	   *headers = NIL;
+	RvPrecondition *p;
+	ListCell   *lc;
+
+	p = rv_FindPrecondition(RelationGetRelid(rel));
+	if (p != NULL && p->header != NULL)
+		headers = lappend(headers, p);
+	foreach(lc, ancestors)
+	{
+		p = rv_FindPrecondition(lfirst_oid(lc));
+		if (p != NULL && p->header != NULL)
+			headers = lappend(headers, p);
+	}
+	if (headers == NIL)
+		return false;
+	if (rv_TriggerDepth() > 1)
+	{
+		list_free(headers);
+		return false;
+	}
+
+	/* a row without a version has no representation a tag could name */
+	foreach(lc, headers)
+	{
+		p = (RvPrecondition *) lfirst(lc);
+		if (rv_etag_header_match(p->header, p->len, !current_isnull,
+								 current, 0) != RV_ETAG_MATCH)
+			rv_ReportPreconditionFailed(rel, attnum, p->header,
+										current, current_isnull);
+	}
+	list_free(headers);
+	return true;
+}
+
+/*
+ * Registers header (NULL: none) as the If-Match precondition of table
+ * relid for the rest of the transaction, replacing an earlier one.  The
+ * caller must be allowed to update or delete rows of the table, and the
+ * table's row trigger must check UPDATE and DELETE and fire.  fn_oid is the
+ * calling function, whose schema is the extension's.
+ */
+static void
+rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
+{
+	Oid			userid = GetUserId();
+	char		relkind = get_rel_relkind(relid);
+	Relation	rel;
+	Trigger    *tg;
+	MemoryContext oldcxt;
+	RvPrecondition *p;
+
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (pg_class_aclcheck(relid, userid, ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK &&
+		pg_attribute_aclcheck_all(relid, userid, ACL_UPDATE,
+								  ACLMASK_ANY) != ACLCHECK_OK)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(relkind),
+					   get_rel_name(relid));
+
+	rel = try_relation_open(relid, AccessShareLock);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errhint("If-Match preconditions apply to tables whose row versions rowversion.enable() keeps.")));
+
+	tg = rv_FindVersionTrigger(rel, get_func_namespace(fn_oid));
+	if (tg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" does not keep row versions",
+						RelationGetRelationName(rel)),
+				 errhint("Call rowversion.enable() on it first."),
+				 errtable(rel)));
+	if (!TRIGGER_FOR_UPDATE(tg->tgtype) || !TRIGGER_FOR_DELETE(tg->tgtype))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" cannot check If-Match on every write",
+						RelationGetRelationName(rel)),
+				 errdetail("Trigger \"%s\" does not fire on both UPDATE and DELETE.",
+						   tg->tgname),
+				 errhint("Call rowversion.enable() on it again to recreate the trigger."),
+				 errtable(rel)));
+	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname);
+
+	if (header != NULL && VARSIZE_ANY_EXHDR(header) > RV_MAX_IF_MATCH)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("If-Match header is too long"),
+				 errdetail("It has %d bytes; at most %d are accepted.",
+						   (int) VARSIZE_ANY_EXHDR(header), RV_MAX_IF_MATCH)));
+
+	/* the lock stays until the transaction ends, as the write's would */
+	relation_close(rel, NoLock);
+
+	if (!rv_callbacks_registered)
+	{
+		RegisterXactCallback(rv_PreconditionXactCallback, NULL);
+		RegisterSubXactCallback(rv_PreconditionSubXactCallback, NULL);
+		rv_callbacks_registered = true;
+	}
+
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	p = (RvPrecondition *) palloc(sizeof(RvPrecondition));
+	p->relid = relid;
+	p->subid = GetCurrentSubTransactionId();
+	p->header = header ? text_to_cstring(header) : NULL;
+	p->len = header ? (int) strlen(p->header) : 0;
+	rv_preconditions = lappend(rv_preconditions, p);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * expect_match(tbl, if_match) — registers the client's If-Match header for
+ * every row of tbl (partitions included) that the client's UPDATE and
+ * DELETE statements change in the rest of the transaction; a NULL header
+ * removes it.  Outside a transaction block it would end with its own
+ * statement, letting the next write through unchecked: 25P01.
+ */
+Datum
+expect_match(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("parameter \"%s\" cannot be null", "tbl")));
+	RequireTransactionBlock(true, "rowversion.expect_match()");
+	rv_RegisterPrecondition(PG_GETARG_OID(0),
+							PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),
+							fcinfo->flinfo->fn_oid);
+	PG_RETURN_VOID();
+}
+
+/*
+ * Returns the table name that a PostgREST request path names ("/orders"),
+ * percent-decoded, or NULL when the path names no table ("/", "/rpc/f").
+ */
+static char *
+rv_PathTableName(const char *path)
+{
+	StringInfoData name;
+	const char *p;
+
+	if (path == NULL || path[0] != '/' || path[1] == '\0')
+		return NULL;
+	initStringInfo(&name);
+	for (p = path + 1; *p != '\0'; p++)
+	{
+		if (*p == '/')
+		{
+			/* a trailing slash only */
+			if (p[1] != '\0')
+				return NULL;
+			break;
+		}
+		if (*p == '%' && isxdigit((unsigned char) p[1]) &&
+			isxdigit((unsigned char) p[2]))
+		{
+			char		hex[3] = {p[1], p[2], '\0'};
+			char		c = (char) strtol(hex, NULL, 16);
+
+			if (c == '\0')
+				return NULL;
+			appendStringInfoChar(&name, c);
+			p += 2;
+		}
+		else
+			appendStringInfoChar(&name, *p);
+	}
+	return name.len > 0 ? name.data : NULL;
+}
+
+/*
+ * Returns the If-Match header among the request headers that PostgREST
+ * sets as a JSON object with lower-case names, or NULL when there is none.
+ */
+static text *
+rv_RequestIfMatch(const char *headers)
+{
+	Jsonb	   *jb;
+	JsonbValue *v;
+
+	if (headers == NULL || headers[0] == '\0')
+		return NULL;
+	jb = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(headers)));
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_IS_SCALAR(jb))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("setting \"request.headers\" is not a JSON object")));
+	v = getKeyJsonValueFromContainer(&jb->root, "if-match", strlen("if-match"),
+									 NULL);
+	if (v == NULL || v->type == jbvNull)
+		return NULL;
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("header \"if-match\" in setting \"request.headers\" is not a JSON string")));
+	return cstring_to_text_with_len(v->val.string.val, v->val.string.len);
+}
+
+/*
+ * postgrest_pre_request() — for PostgREST's db-pre-request: on PATCH, PUT
+ * and DELETE with an If-Match header, registers it (as expect_match()
+ * does) for the table that the request's path names, in the schema that
+ * PostgREST serves the request from (the first one of the search_path it
+ * set).  Other requests, and paths that name no table of that schema (RPC
+ * calls, unknown names), register nothing.
+ */
+Datum
+postgrest_pre_request(PG_FUNCTION_ARGS)
+{
+	const char *method = GetConfigOption("request.method", true, false);
+	const char *path = GetConfigOption("request.path", true, false);
+	text	   *header;
+	char	   *relname;
+	List	   *search_path;
+	Oid			relid;
+
+	if (method == NULL ||
+		(strcmp(method, "PATCH") != 0 && strcmp(method, "PUT") != 0 &&
+		 strcmp(method, "DELETE") != 0))
+		PG_RETURN_VOID();
+	header = rv_RequestIfMatch(GetConfigOption("request.headers", true, false));
+	relname = rv_PathTableName(path);
+	if (header == NULL || relname == NULL)
+		PG_RETURN_VOID();
+
+	search_path = fetch_search_path(false);
+	if (search_path == NIL)
+		PG_RETURN_VOID();
+	relid = get_relname_relid(relname, linitial_oid(search_path));
+	if (!OidIsValid(relid))
+		PG_RETURN_VOID();
+
+	RequireTransactionBlock(true, "rowversion.postgrest_pre_request()");
+	rv_RegisterPrecondition(relid, header, fcinfo->flinfo->fn_oid);
+	PG_RETURN_VOID();
+}
