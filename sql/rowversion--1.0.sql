@@ -370,6 +370,11 @@ AS 'MODULE_PATHNAME', 'watermark'
 LANGUAGE C STABLE;
 
 -- The statement trigger behind propagate(); see src/propagate.c.
+CREATE FUNCTION rowversion.propagate_collect()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'propagate_collect'
+LANGUAGE C;
+
 CREATE FUNCTION rowversion.propagate_trigger()
 RETURNS trigger
 AS 'MODULE_PATHNAME', 'propagate_trigger'
@@ -412,6 +417,30 @@ $$;
 -- propagate(child, parent, via): every INSERT, UPDATE and DELETE of child
 -- rows bumps the version of the parent rows they reference, in the same
 -- transaction, through the foreign key via (or the only one).
+-- Drops the triggers that propagate() made on child and its partitions
+-- for foreign key fk; returns whether there were any.
+CREATE FUNCTION rowversion.drop_propagation_triggers(child regclass, fk oid)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  trigger record;
+  found boolean := false;
+BEGIN
+  FOR trigger IN
+    SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_trigger AS t
+     WHERE t.tgrelid IN (SELECT child UNION SELECT relid FROM pg_partition_tree(child))
+       AND t.tgparentid = 0
+       AND t.tgname IN ('zz_rowversion_propagate_' || fk, 'rv_propagate_' || fk)
+  LOOP
+    EXECUTE format('DROP TRIGGER %I ON %s', trigger.tgname, trigger.rel);
+    found := true;
+  END LOOP;
+  RETURN found;
+END
+$$;
+
 CREATE FUNCTION rowversion.propagate(child regclass, parent regclass, via name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -422,7 +451,7 @@ DECLARE
   fk oid;
   fkname name;
   parent_args text[];
-  event text;
+  part regclass;
 BEGIN
   IF child IS NULL OR parent IS NULL THEN
     RAISE EXCEPTION 'parameter "%" cannot be null',
@@ -461,18 +490,19 @@ BEGIN
   END IF;
 
   EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qualified);
-  FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-    IF EXISTS (SELECT FROM pg_trigger AS t
-                WHERE t.tgrelid = child AND t.tgname = 'rv_propagate_' || fk || '_' || event) THEN
-      EXECUTE format('DROP TRIGGER %I ON %s', 'rv_propagate_' || fk || '_' || event, qualified);
-    END IF;
-    EXECUTE format('CREATE TRIGGER %I AFTER %s ON %s REFERENCING %s FOR EACH STATEMENT '
+  PERFORM rowversion.drop_propagation_triggers(child, fk);
+  -- A row trigger notes the parent keys of the changed rows (named to sort
+  -- after the version trigger, it sees the rows as stored); a statement
+  -- trigger bumps their parents (src/propagate.c).
+  EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
+                 'EXECUTE FUNCTION rowversion.propagate_collect(%L)',
+                 'zz_rowversion_propagate_' || fk, qualified, fkname);
+  -- PostgreSQL fires the statement triggers of the table a statement
+  -- names alone, so each partition gets one too (not those attached later).
+  FOR part IN SELECT child UNION SELECT relid FROM pg_partition_tree(child) LOOP
+    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT '
                    'EXECUTE FUNCTION rowversion.propagate_trigger(%L, %L)',
-                   'rv_propagate_' || fk || '_' || event, event, qualified,
-                   CASE event WHEN 'insert' THEN 'NEW TABLE AS rv_new'
-                              WHEN 'update' THEN 'OLD TABLE AS rv_old NEW TABLE AS rv_new'
-                              ELSE 'OLD TABLE AS rv_old' END,
-                   fkname, parent_args[1]);
+                   'rv_propagate_' || fk, part, fkname, parent_args[1]);
   END LOOP;
 END
 $$;
@@ -486,7 +516,6 @@ AS $$
 DECLARE
   qualified text;
   fk oid;
-  event text;
 BEGIN
   IF child IS NULL OR parent IS NULL THEN
     RAISE EXCEPTION 'parameter "%" cannot be null',
@@ -495,16 +524,12 @@ BEGIN
   END IF;
   qualified := rowversion.check_table(child);
   fk := rowversion.find_foreign_key(child, parent, via);
-  IF NOT EXISTS (SELECT FROM pg_trigger AS t
-                  WHERE t.tgrelid = child AND t.tgname = 'rv_propagate_' || fk || '_insert') THEN
+  IF NOT rowversion.drop_propagation_triggers(child, fk) THEN
     RAISE EXCEPTION 'table "%" does not propagate to table "%"',
                     (SELECT relname FROM pg_class WHERE oid = child),
                     (SELECT relname FROM pg_class WHERE oid = parent)
       USING ERRCODE = 'object_not_in_prerequisite_state';
   END IF;
-  FOREACH event IN ARRAY ARRAY['insert', 'update', 'delete'] LOOP
-    EXECUTE format('DROP TRIGGER %I ON %s', 'rv_propagate_' || fk || '_' || event, qualified);
-  END LOOP;
 END
 $$;
 
@@ -519,8 +544,10 @@ CREATE VIEW rowversion.propagations AS
    AND c.contype OPERATOR(pg_catalog.=) 'f'
    AND c.conname OPERATOR(pg_catalog.=) (rowversion.trigger_arguments(t.tgargs))[1]
   WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.propagate_trigger()'::pg_catalog.regprocedure
-    -- the INSERT one of the three
-    AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 4) OPERATOR(pg_catalog.<>) 0;
+    -- the statement trigger of the table propagate() was called on
+    AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 0
+    AND NOT (SELECT r.relispartition FROM pg_catalog.pg_class AS r
+              WHERE r.oid OPERATOR(pg_catalog.=) t.tgrelid);
 
 GRANT SELECT ON rowversion.propagations TO PUBLIC;
 

@@ -1,103 +1,354 @@
 /*-------------------------------------------------------------------------
  *
  * propagate.c
- *	  The statement-level trigger behind rowversion.propagate(): after a
- *	  statement inserts, updates or deletes child rows, it bumps the version
- *	  of every parent row those children reference (before and after), once
- *	  per parent, locking the parents in key order.
+ *	  The triggers behind rowversion.propagate(): after a statement inserts,
+ *	  updates or deletes child rows, the version of every parent row those
+ *	  children reference (before and after) is bumped, once per parent,
+ *	  with the parents locked in key order.
  *
- * rowversion.propagate() creates three AFTER ... FOR EACH STATEMENT
- * triggers on the child, one per event, each with its transition tables
- * (rv_old, rv_new).  Their arguments:
+ * rowversion.propagate() creates two triggers on the child, both with the
+ * name of the child's foreign key to the parent as their first argument:
  *
- *	 0: the name of the child's foreign key to the parent
- *	 1: the parent's version column
+ *	 zz_rowversion_propagate_<oid>, BEFORE INSERT OR UPDATE OR DELETE ...
+ *	   FOR EACH ROW (cloned onto partitions): propagate_collect() notes the
+ *	   key each changed row references, old and new, in a list of pending
+ *	   keys for the child table and foreign key.  Named to sort after the
+ *	   table's version trigger, it sees the row as it will be stored.
+ *
+ *	 rv_propagate_<oid>, AFTER INSERT OR UPDATE OR DELETE ... FOR EACH
+ *	   STATEMENT, with the parent's version column as its second argument,
+ *	   on the child and on each of its partitions (PostgreSQL fires only
+ *	   the statement triggers of the table a statement names):
+ *	   propagate_trigger() takes the pending keys and bumps their parents.
+ *
+ * Collecting keys from the rows in C costs far less than capturing whole
+ * rows in transition tables and reading them back in SQL.  Consecutive
+ * duplicates are noted once, so a statement over many children of one
+ * parent notes one key.  Pending keys belong to the transaction and are
+ * dropped when it ends; a statement that a trigger runs on the same child
+ * within another statement may take the outer statement's keys early,
+ * which only bumps those parents sooner.  A key noted for a row that is
+ * then not stored (a later BEFORE trigger skipped it, or INSERT ... ON
+ * CONFLICT DO NOTHING) bumps its parent needlessly, never too little.
  *
  * The bump is a touch that claims the parent's current version
  * (SET v = v), so the parent's own row trigger assigns the next version and
- * require_version is satisfied; a parent that propagates further up fires
- * its own statement triggers in turn, so chains reach the root.  Like the
- * checks of ri_triggers.c, the bump runs as the parent's owner (who, as
- * the child's, set it up): a child's writer needs no rights on the parent.
+ * require_version is satisfied; a parent that propagates further up
+ * collects its own keys in turn, so chains reach the root.  Like the checks
+ * of ri_triggers.c, the bump runs as the parent's owner (who, as the
+ * child's, set it up): a child's writer needs no rights on the parent.
  *
  *-------------------------------------------------------------------------
  */
 #include "rowversion.h"
 
 #include "access/htup_details.h"
+#include "access/xact.h"
+#include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
+PG_FUNCTION_INFO_V1(propagate_collect);
 PG_FUNCTION_INFO_V1(propagate_trigger);
 
 /*
- * Appends the keys the statement's child rows reference: the foreign key
- * columns of rv_old and of rv_new, whichever this event has, as a derived
- * table "k" with columns named as the child's.
+ * Keys noted for one child table (the one propagate() was called on) and
+ * foreign key, waiting for the statement trigger: nrows rows of nkeys
+ * values each, in TopTransactionContext.
+ */
+typedef struct RvPendingKeys
+{
+	Oid			relid;
+	NameData	fkname;
+	int			nkeys;
+	Oid			types[INDEX_MAX_KEYS];	/* the child's key column types */
+	int16		typlen[INDEX_MAX_KEYS];
+	bool		typbyval[INDEX_MAX_KEYS];
+	char		typalign[INDEX_MAX_KEYS];
+	int			nrows;
+	int			maxrows;
+	Datum	   *values;
+} RvPendingKeys;
+
+/* the transaction's pending keys, one entry per child and foreign key */
+static List *rv_pending_keys = NIL;
+static bool rv_xact_callback_registered = false;
+
+/*
+ * A collecting trigger's foreign key, resolved against the relation it
+ * fires on (a partition's column numbers differ from its table's).  Lives
+ * in fn_extra, so for one statement.
+ */
+typedef struct RvCollectInfo
+{
+	Oid			tgoid;
+	Oid			relid;
+	int			nkeys;
+	AttrNumber	attnums[INDEX_MAX_KEYS];
+	RvPendingKeys *pending;
+} RvCollectInfo;
+
+/*
+ * Forgets the pending keys when the transaction ends; their memory goes
+ * with TopTransactionContext.
  */
 static void
-rv_AppendReferencedKeys(StringInfo buf, TriggerData *trigdata,
-						Relation child, int nkeys, const AttrNumber *fkattnums)
+rv_PendingKeysXactCallback(XactEvent event, void *arg)
 {
-	TupleDesc	desc = RelationGetDescr(child);
-	bool		has_old = !TRIGGER_FIRED_BY_INSERT(trigdata->tg_event);
-	bool		has_new = !TRIGGER_FIRED_BY_DELETE(trigdata->tg_event);
-	StringInfoData cols;
-	int			i;
-
-	initStringInfo(&cols);
-	for (i = 0; i < nkeys; i++)
-		appendStringInfo(&cols, "%s%s", i > 0 ? ", " : "",
-						 quote_identifier(NameStr(TupleDescAttr(desc, fkattnums[i] - 1)->attname)));
-
-	appendStringInfoString(buf, "(");
-	if (has_old)
-		appendStringInfo(buf, "SELECT %s FROM rv_old", cols.data);
-	if (has_old && has_new)
-		appendStringInfoString(buf, " UNION ");
-	if (has_new)
-		appendStringInfo(buf, "SELECT %s FROM rv_new", cols.data);
-	appendStringInfoString(buf, ") AS k");
+	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
+		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PARALLEL_ABORT)
+		rv_pending_keys = NIL;
 }
 
 /*
- * Appends "p.<parent key> = k.<child key> AND ..." with the foreign key's
- * own equality operators, schema-qualified and cast as ri_triggers.c does.
+ * Returns the pending keys of child table relid and foreign key fkname,
+ * or NULL when there are none and create is false.
+ */
+static RvPendingKeys *
+rv_GetPendingKeys(Oid relid, const char *fkname, bool create)
+{
+	ListCell   *lc;
+	RvPendingKeys *pk;
+	MemoryContext oldcxt;
+
+	foreach(lc, rv_pending_keys)
+	{
+		pk = (RvPendingKeys *) lfirst(lc);
+		if (pk->relid == relid && strcmp(NameStr(pk->fkname), fkname) == 0)
+			return pk;
+	}
+	if (!create)
+		return NULL;
+
+	if (!rv_xact_callback_registered)
+	{
+		RegisterXactCallback(rv_PendingKeysXactCallback, NULL);
+		rv_xact_callback_registered = true;
+	}
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	pk = (RvPendingKeys *) palloc0(sizeof(RvPendingKeys));
+	pk->relid = relid;
+	namestrcpy(&pk->fkname, fkname);
+	rv_pending_keys = lappend(rv_pending_keys, pk);
+	MemoryContextSwitchTo(oldcxt);
+	return pk;
+}
+
+/*
+ * Returns the foreign key fkname of child table relid as its pg_constraint
+ * row (the caller releases it), or raises an error naming rel.
+ */
+static HeapTuple
+rv_FindForeignKey(Oid relid, const char *fkname, Relation rel)
+{
+	Oid			conoid = get_relation_constraint_oid(relid, fkname, true);
+	HeapTuple	contup = OidIsValid(conoid) ?
+		SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid)) : NULL;
+
+	/* by name: names survive dump and restore, OIDs not */
+	if (!HeapTupleIsValid(contup) ||
+		((Form_pg_constraint) GETSTRUCT(contup))->contype != CONSTRAINT_FOREIGN)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("foreign key \"%s\" of table \"%s\" does not exist",
+						fkname, get_rel_name(relid)),
+				 errhint("Call rowversion.stop_propagating() and rowversion.propagate() again."),
+				 errtable(rel)));
+	return contup;
+}
+
+/*
+ * Returns the collecting trigger's foreign key resolved against the
+ * relation it fires on, parsed on the statement's first row.
+ */
+static RvCollectInfo *
+rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	Trigger    *tg = trigdata->tg_trigger;
+	Relation	rel = trigdata->tg_relation;
+	Oid			relid = RelationGetRelid(rel);
+	RvCollectInfo *info = (RvCollectInfo *) fcinfo->flinfo->fn_extra;
+	Oid			root = relid;
+	HeapTuple	contup;
+	AttrNumber	fkattnums[INDEX_MAX_KEYS];
+	AttrNumber	pkattnums[INDEX_MAX_KEYS];
+	Oid			pfeqops[INDEX_MAX_KEYS];
+	int			nkeys;
+	RvPendingKeys *pk;
+	int			i;
+
+	if (info != NULL && info->tgoid == tg->tgoid && info->relid == relid)
+	{
+		/* pending keys live as long as the transaction, fn_extra shorter */
+		return info;
+	}
+
+	if (tg->tgnargs != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table \"%s\" was not created by rowversion.propagate()",
+						tg->tgname, RelationGetRelationName(rel)),
+				 errhint("Call rowversion.propagate() to create it.")));
+
+	/* keys are noted for the table propagate() was called on */
+	if (rel->rd_rel->relispartition)
+		root = llast_oid(get_partition_ancestors(relid));
+	contup = rv_FindForeignKey(root, tg->tgargs[0], rel);
+	rv_DeconstructFk(contup, &nkeys, fkattnums, pkattnums, pfeqops);
+	ReleaseSysCache(contup);
+
+	info = (RvCollectInfo *) MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+													sizeof(RvCollectInfo));
+	info->tgoid = tg->tgoid;
+	info->relid = relid;
+	info->nkeys = nkeys;
+	pk = rv_GetPendingKeys(root, tg->tgargs[0], true);
+	for (i = 0; i < nkeys; i++)
+	{
+		char	   *attname = get_attname(root, fkattnums[i], false);
+
+		info->attnums[i] = root == relid ? fkattnums[i] : get_attnum(relid, attname);
+		if (info->attnums[i] == InvalidAttrNumber)
+			elog(ERROR, "column \"%s\" of relation \"%s\" not found",
+				 attname, RelationGetRelationName(rel));
+		pk->types[i] = get_atttype(root, fkattnums[i]);
+		get_typlenbyvalalign(pk->types[i], &pk->typlen[i], &pk->typbyval[i],
+							 &pk->typalign[i]);
+	}
+	pk->nkeys = nkeys;
+	info->pending = pk;
+	fcinfo->flinfo->fn_extra = info;
+	return info;
+}
+
+/*
+ * Notes the key that tuple references, unless a column of it is NULL (the
+ * row references no parent) or it is the key noted last.
  */
 static void
-rv_AppendJoinQual(StringInfo buf, Relation child, Oid parentid, int nkeys,
-				  const AttrNumber *fkattnums, const AttrNumber *pkattnums,
-				  const Oid *pfeqops)
+rv_NoteKey(RvCollectInfo *info, HeapTuple tuple, TupleDesc desc)
 {
-	TupleDesc	desc = RelationGetDescr(child);
+	RvPendingKeys *pk = info->pending;
+	Datum		values[INDEX_MAX_KEYS];
+	bool		same = pk->nrows > 0;
+	Datum	   *last = pk->values + (pk->nrows - 1) * pk->nkeys;
+	MemoryContext oldcxt;
+	int			i;
+
+	for (i = 0; i < info->nkeys; i++)
+	{
+		bool		isnull;
+
+		values[i] = heap_getattr(tuple, info->attnums[i], desc, &isnull);
+		if (isnull)
+			return;
+		if (same)
+			same = datumIsEqual(values[i], last[i], pk->typbyval[i], pk->typlen[i]);
+	}
+	if (same)
+		return;
+
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	if (pk->nrows == pk->maxrows)
+	{
+		pk->maxrows = pk->maxrows == 0 ? 16 : pk->maxrows * 2;
+		pk->values = pk->values == NULL ?
+			(Datum *) palloc(sizeof(Datum) * pk->maxrows * pk->nkeys) :
+			(Datum *) repalloc(pk->values, sizeof(Datum) * pk->maxrows * pk->nkeys);
+	}
+	for (i = 0; i < info->nkeys; i++)
+		pk->values[pk->nrows * pk->nkeys + i] =
+			datumCopy(values[i], pk->typbyval[i], pk->typlen[i]);
+	pk->nrows++;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * propagate_collect() — BEFORE INSERT, UPDATE or DELETE ... FOR EACH ROW
+ * on a child table (and its partitions): notes the parent key of the new
+ * row and, when it differs or the row is deleted, of the old one.  Returns
+ * the row unchanged.
+ */
+Datum
+propagate_collect(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	RvCollectInfo *info;
+	TupleDesc	desc;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						"propagate_collect")));
+	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired BEFORE ... FOR EACH ROW",
+						"propagate_collect")));
+
+	info = rv_GetCollectInfo(fcinfo, trigdata);
+	desc = RelationGetDescr(trigdata->tg_relation);
+
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	{
+		rv_NoteKey(info, trigdata->tg_trigtuple, desc);
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	}
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+	{
+		rv_NoteKey(info, trigdata->tg_trigtuple, desc);
+		return PointerGetDatum(trigdata->tg_trigtuple);
+	}
+
+	/* UPDATE: the new parent, then the old one if the key moved */
+	rv_NoteKey(info, trigdata->tg_newtuple, desc);
+	rv_NoteKey(info, trigdata->tg_trigtuple, desc);
+	return PointerGetDatum(trigdata->tg_newtuple);
+}
+
+/*
+ * Appends "p.<parent key> = k.k1 AND ..." with the foreign key's own
+ * equality operators, schema-qualified and cast as ri_triggers.c does;
+ * fktypes are the types of the child's key columns.
+ */
+static void
+rv_AppendJoinQual(StringInfo buf, Oid parentid, int nkeys,
+				  const AttrNumber *pkattnums, const Oid *pfeqops,
+				  const Oid *fktypes)
+{
 	int			i;
 
 	for (i = 0; i < nkeys; i++)
 	{
-		Form_pg_attribute fkatt = TupleDescAttr(desc, fkattnums[i] - 1);
 		char	   *pkname = get_attname(parentid, pkattnums[i], false);
 		StringInfoData left;
-		StringInfoData right;
+		char		right[32];
 
 		initStringInfo(&left);
-		initStringInfo(&right);
 		appendStringInfo(&left, "p.%s", quote_identifier(pkname));
-		appendStringInfo(&right, "k.%s", quote_identifier(NameStr(fkatt->attname)));
+		snprintf(right, sizeof(right), "k.k%d", i + 1);
 		if (i > 0)
 			appendStringInfoString(buf, " AND ");
 		generate_operator_clause(buf, left.data,
 								 get_atttype(parentid, pkattnums[i]),
-								 pfeqops[i], right.data, fkatt->atttypid);
+								 pfeqops[i], right, fktypes[i]);
 	}
 }
 
@@ -118,9 +369,28 @@ rv_RelOwner(Oid relid)
 }
 
 /*
+ * Appends "unnest($1, $2, ...) AS k(k1, k2, ...)": the pending keys,
+ * passed as one array per key column.
+ */
+static void
+rv_AppendPendingKeys(StringInfo buf, int nkeys)
+{
+	int			i;
+
+	appendStringInfoString(buf, "unnest(");
+	for (i = 0; i < nkeys; i++)
+		appendStringInfo(buf, "%s$%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(buf, ") AS k(");
+	for (i = 0; i < nkeys; i++)
+		appendStringInfo(buf, "%sk%d", i > 0 ? ", " : "", i + 1);
+	appendStringInfoString(buf, ")");
+}
+
+/*
  * propagate_trigger() — AFTER INSERT, UPDATE or DELETE ... FOR EACH
- * STATEMENT on a child table: bumps the version of each parent row that a
- * changed child row references, once, parents locked in key order.
+ * STATEMENT on a child table: takes the keys that propagate_collect()
+ * noted and bumps the version of each parent row they reference, once,
+ * parents locked in key order.
  */
 Datum
 propagate_trigger(PG_FUNCTION_ARGS)
@@ -128,14 +398,16 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	Trigger    *tg;
 	Relation	child;
-	Oid			conoid;
+	Oid			root;
+	RvPendingKeys *pk;
 	HeapTuple	contup;
-	Form_pg_constraint con;
 	Oid			parentid;
 	int			nkeys;
 	AttrNumber	fkattnums[INDEX_MAX_KEYS];
 	AttrNumber	pkattnums[INDEX_MAX_KEYS];
 	Oid			pfeqops[INDEX_MAX_KEYS];
+	Oid			argtypes[INDEX_MAX_KEYS];
+	Datum		args[INDEX_MAX_KEYS];
 	const char *only;
 	char	   *qparent;
 	const char *vcol;
@@ -144,6 +416,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	StringInfoData sql;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			nrows;
 	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -161,30 +434,55 @@ propagate_trigger(PG_FUNCTION_ARGS)
 
 	tg = trigdata->tg_trigger;
 	child = trigdata->tg_relation;
-	if (tg->tgnargs != 2 ||
-		(!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) && tg->tgoldtable == NULL) ||
-		(!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event) && tg->tgnewtable == NULL))
+	if (tg->tgnargs != 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("trigger \"%s\" on table \"%s\" was not created by rowversion.propagate()",
 						tg->tgname, RelationGetRelationName(child)),
 				 errhint("Call rowversion.propagate() to create it.")));
 
-	/* the foreign key, by name: names survive dump and restore, OIDs not */
-	conoid = get_relation_constraint_oid(RelationGetRelid(child), tg->tgargs[0], true);
-	contup = OidIsValid(conoid) ?
-		SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid)) : NULL;
-	if (!HeapTupleIsValid(contup) ||
-		((Form_pg_constraint) GETSTRUCT(contup))->contype != CONSTRAINT_FOREIGN)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("foreign key \"%s\" of table \"%s\" does not exist",
-						tg->tgargs[0], RelationGetRelationName(child)),
-				 errhint("Call rowversion.stop_propagating() and rowversion.propagate() again.")));
-	con = (Form_pg_constraint) GETSTRUCT(contup);
-	parentid = con->confrelid;
+	/*
+	 * Keys are noted for the table that propagate() was called on, also
+	 * when the statement names one of its partitions.  Nothing noted: no
+	 * child row changed, or an earlier bump took them.
+	 */
+	root = RelationGetRelid(child);
+	if (child->rd_rel->relispartition)
+		root = llast_oid(get_partition_ancestors(root));
+	pk = rv_GetPendingKeys(root, tg->tgargs[0], false);
+	if (pk == NULL || pk->nrows == 0)
+		return PointerGetDatum(NULL);
+
+	contup = rv_FindForeignKey(root, tg->tgargs[0], child);
+	parentid = ((Form_pg_constraint) GETSTRUCT(contup))->confrelid;
 	rv_DeconstructFk(contup, &nkeys, fkattnums, pkattnums, pfeqops);
 	ReleaseSysCache(contup);
+	if (nkeys != pk->nkeys)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("foreign key \"%s\" of table \"%s\" changed during the statement",
+						tg->tgargs[0], RelationGetRelationName(child))));
+
+	/* take the keys: what the bump changes notes keys of its own */
+	nrows = pk->nrows;
+	for (i = 0; i < nkeys; i++)
+	{
+		Datum	   *column = (Datum *) palloc(sizeof(Datum) * nrows);
+		int			r;
+
+		for (r = 0; r < nrows; r++)
+			column[r] = pk->values[r * nkeys + i];
+		argtypes[i] = get_array_type(pk->types[i]);
+		if (!OidIsValid(argtypes[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot propagate through foreign key \"%s\": type %s has no array type",
+							tg->tgargs[0], format_type_be(pk->types[i]))));
+		args[i] = PointerGetDatum(construct_array(column, nrows, pk->types[i],
+												  pk->typlen[i], pk->typbyval[i],
+												  pk->typalign[i]));
+	}
+	pk->nrows = 0;
 
 	only = get_rel_relkind(parentid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
 	qparent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(parentid)),
@@ -192,14 +490,12 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	vcol = quote_identifier(tg->tgargs[1]);
 
 	initStringInfo(&keys);
-	rv_AppendReferencedKeys(&keys, trigdata, child, nkeys, fkattnums);
+	rv_AppendPendingKeys(&keys, nkeys);
 	initStringInfo(&qual);
-	rv_AppendJoinQual(&qual, child, parentid, nkeys, fkattnums, pkattnums, pfeqops);
+	rv_AppendJoinQual(&qual, parentid, nkeys, pkattnums, pfeqops, pk->types);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_register_trigger_data(trigdata) != SPI_OK_TD_REGISTER)
-		elog(ERROR, "SPI_register_trigger_data failed");
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
 	SetUserIdAndSecContext(rv_RelOwner(parentid),
@@ -218,16 +514,16 @@ propagate_trigger(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, "%sp.%s", i > 0 ? ", " : "",
 						 quote_identifier(get_attname(parentid, pkattnums[i], false)));
 	appendStringInfoString(&sql, " FOR NO KEY UPDATE OF p");
-	if (SPI_execute(sql.data, false, 0) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute failed: %s", sql.data);
+	if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
 
 	if (SPI_processed > 0)
 	{
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "UPDATE %s%s AS p SET %s = p.%s WHERE EXISTS (SELECT FROM %s WHERE %s)",
 						 only, qparent, vcol, vcol, keys.data, qual.data);
-		if (SPI_execute(sql.data, false, 0) != SPI_OK_UPDATE)
-			elog(ERROR, "SPI_execute failed: %s", sql.data);
+		if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+			elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
 	}
 
 	SetUserIdAndSecContext(save_userid, save_sec_context);

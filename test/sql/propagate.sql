@@ -57,6 +57,51 @@ REVOKE ALL ON rvtest.lines FROM rv_line_clerk;
 REVOKE ALL ON SCHEMA rvtest FROM rv_line_clerk;
 DROP ROLE rv_line_clerk;
 
+-- A partitioned child: statements through the partitioned table and
+-- statements naming a partition both bump; a child row moving between
+-- partitions and between parents bumps both parents; a statement with no
+-- row in a partition bumps nothing.
+CREATE TABLE rvtest.shipments (id int, order_id int REFERENCES rvtest.orders,
+  region text, PRIMARY KEY (id, region)) PARTITION BY LIST (region);
+CREATE TABLE rvtest.shipments_eu PARTITION OF rvtest.shipments FOR VALUES IN ('eu');
+CREATE TABLE rvtest.shipments_us PARTITION OF rvtest.shipments FOR VALUES IN ('us');
+SELECT rowversion.propagate('rvtest.shipments', 'rvtest.orders');
+SELECT * FROM rowversion.propagations WHERE child = 'rvtest.shipments'::regclass;
+CREATE TEMP TABLE before AS SELECT id, row_version FROM rvtest.orders;
+INSERT INTO rvtest.shipments VALUES (1, 1, 'eu'), (2, 2, 'us');
+SELECT o.id, o.row_version - b.row_version AS bumps
+FROM rvtest.orders o JOIN before b USING (id) ORDER BY id;
+TRUNCATE before; INSERT INTO before SELECT id, row_version FROM rvtest.orders;
+UPDATE rvtest.shipments_eu SET id = 10;
+UPDATE rvtest.shipments_us SET id = 20 WHERE false;
+SELECT o.id, o.row_version - b.row_version AS bumps
+FROM rvtest.orders o JOIN before b USING (id) ORDER BY id;
+TRUNCATE before; INSERT INTO before SELECT id, row_version FROM rvtest.orders;
+UPDATE rvtest.shipments SET region = 'us', order_id = 3 WHERE id = 10;
+DELETE FROM rvtest.shipments_us WHERE id = 20;
+SELECT o.id, o.row_version - b.row_version AS bumps
+FROM rvtest.orders o JOIN before b USING (id) ORDER BY id;
+-- statements that a trigger runs on the child inside another statement
+-- bump as well (each parent at least once)
+CREATE FUNCTION rvtest.copy_shipment() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO rvtest.shipments VALUES (NEW.id + 100, 2, 'eu');
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER copy_shipment AFTER INSERT ON rvtest.shipments_us FOR EACH ROW
+  WHEN (NEW.id < 100) EXECUTE FUNCTION rvtest.copy_shipment();
+TRUNCATE before; INSERT INTO before SELECT id, row_version FROM rvtest.orders;
+INSERT INTO rvtest.shipments VALUES (30, 3, 'us');
+SELECT o.id, o.row_version - b.row_version > 0 AS bumped
+FROM rvtest.orders o JOIN before b USING (id) ORDER BY id;
+SELECT rowversion.stop_propagating('rvtest.shipments', 'rvtest.orders');
+SELECT count(*) FROM pg_trigger
+WHERE tgrelid IN (SELECT relid FROM pg_partition_tree('rvtest.shipments'))
+  AND tgname LIKE '%propagate%';
+DROP TABLE rvtest.shipments, before;
+DROP FUNCTION rvtest.copy_shipment();
+
 -- Refused: no foreign key, several without via, parent not enabled,
 -- cycles, NULLs, partitions on their own.
 SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.orders', 'rvtest.lines')$$);
