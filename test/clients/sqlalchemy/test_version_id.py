@@ -108,4 +108,4 @@ class VersionIdColTests(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main(verbosity=int(os.environ.get("VERBOSE", "1")))
+    unittest.main(verbosity=2 if os.environ.get("VERBOSE") else 1)
