@@ -57,6 +57,7 @@ FIXTURES_SQL = """
 TRUNCATE documents, order_lines, orders;
 INSERT INTO documents (id, title, body) VALUES (1, 'Minutes', 'first draft'),
                                                (2, 'Agenda', 'items');
+SELECT setval(pg_get_serial_sequence('documents', 'id'), 100);
 INSERT INTO orders (id, customer) VALUES (1, 'Ada'), (2, 'Grace');
 INSERT INTO order_lines (order_id, line, product, qty)
 VALUES (1, 1, 'pencil', 10), (1, 2, 'paper', 2), (2, 1, 'ink', 1);

@@ -86,6 +86,15 @@ class FlaskApiTests(unittest.TestCase):
         self.assertEqual(headers["etag"], '"%d"' % self.version("documents", "id = 1"))
         self.assertEqual(self.request("GET", "/documents/99")[0], 404)
 
+    def test_post_answers_the_new_rows_etag(self):
+        status, headers, body = self.request("POST", "/documents", {"title": "T", "body": "B"})
+        self.assertEqual(status, 201)
+        self.assertEqual(headers["location"], "/documents/%d" % body["id"])
+        self.assertEqual(headers["etag"], '"%d"' % self.doc(body["id"])[2])
+        self.assertEqual(self.request("POST", "/documents", {"title": "T"})[0], 400)
+        self.assertEqual(self.request("PUT", "/documents/1", {"title": "T", "bogus": 1},
+                                      If_Match="*")[0], 400)
+
     def test_conditional_get(self):
         etag = self.etag("/documents/1")
         status, headers, body = self.request("GET", "/documents/1", If_None_Match=etag)
