@@ -77,3 +77,19 @@ install_fuzz_runtime() {
 		echo "rowversion: no libclang-rt-${cc##*clang-}-dev here; fuzzing with what clang has"
 	export CLANG=$cc
 }
+
+# Installs what the client tests (test/clients/run) need: Debian's Python
+# packages, for /usr/bin/python3; Debian's node and npm when there is no
+# node; and the Node modules that test/clients/node/package-lock.json pins.
+install_clients() {
+	install_packages python3 python3-psycopg2 python3-flask python3-flask-sqlalchemy \
+		python3-sqlalchemy python3-django python3-djangorestframework
+	if ! command -v node >/dev/null 2>&1; then
+		install_packages nodejs npm
+	fi
+	if ! command -v npm >/dev/null 2>&1; then
+		echo "rowversion: node is installed without npm; install npm for it" >&2
+		return 1
+	fi
+	(cd test/clients/node && npm ci --no-audit --no-fund --loglevel=error)
+}

@@ -1,0 +1,8 @@
+from rest_framework.routers import SimpleRouter
+
+from . import claim_api
+
+# One prefix per variant of the API; the tests take the prefix.
+router = SimpleRouter()
+router.register("claim/articles", claim_api.ArticleViewSet, basename="claim-article")
+urlpatterns = router.urls
