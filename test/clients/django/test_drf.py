@@ -27,7 +27,7 @@ import clienttest  # noqa: E402
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler  # noqa: E402
 from django.core.wsgi import get_wsgi_application  # noqa: E402
 from django.db import connection, connections  # noqa: E402
-from rvdjango.models import SCHEMA_SQL, Article  # noqa: E402
+from rvdjango.models import SCHEMA_SQL, Article, Note  # noqa: E402
 
 
 def make_server(host, port):
@@ -45,6 +45,7 @@ class DrfClaimTests(unittest.TestCase):
         cls.stack.enter_context(clienttest.throwaway_database(DBNAME))
         with connection.schema_editor() as editor:
             editor.create_model(Article)
+            editor.create_model(Note)
         with connection.cursor() as cur:
             cur.execute(SCHEMA_SQL)
         cls.stack.callback(connections.close_all)

@@ -19,14 +19,16 @@ ANSWERS = {
 
 def exception_handler(exc, context):
     """Maps SQLSTATE RV001/RV002/RV003 (on the driver's error that Django's
-    DatabaseError wraps) to 409/428/404 with a JSON body; leaves the rest
-    to DRF."""
+    DatabaseError wraps) to 409/428/404 with a JSON body -- RV001 to 412
+    when the request carried If-Match; leaves the rest to DRF."""
     cause = exc.__cause__ if isinstance(exc, DatabaseError) else None
     answer = ANSWERS.get(getattr(cause, "pgcode", None))
     if answer is None:
         return drf_exception_handler(exc, context)
     set_rollback()
     http_status, code, detail = answer
+    if code == "row_version_conflict" and "If-Match" in context["request"].headers:
+        http_status = status.HTTP_412_PRECONDITION_FAILED
     return Response({"detail": detail, "code": code,
                      "database": cause.diag.message_primary,
                      "database_detail": cause.diag.message_detail},

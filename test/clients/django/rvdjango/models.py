@@ -34,4 +34,33 @@ class Article(models.Model):
                 "row_version", flat=True).get(pk=self.pk)
 
 
-SCHEMA_SQL = "SELECT rowversion.enable('articles', require_version => true)"
+class Note(models.Model):
+    """A model that never writes its version: save() leaves row_version out
+    of its UPDATE, so the only check on a write is the precondition that
+    the request registered (SPEC §10), not a claim."""
+
+    title = models.CharField(max_length=200)
+    body = models.TextField()
+    row_version = RowVersionField()
+
+    class Meta:
+        db_table = "notes"
+
+    def save(self, *args, **kwargs):
+        if self._state.adding or kwargs.get("force_insert"):
+            return super().save(*args, **kwargs)
+        # (update_fields also keeps Django from inserting the row again
+        # when the UPDATE finds it deleted)
+        kwargs.setdefault("update_fields", [
+            f.name for f in self._meta.concrete_fields
+            if not f.primary_key and f.name != "row_version"])
+        with transaction.atomic():
+            super().save(*args, **kwargs)
+            self.row_version = Note.objects.values_list(
+                "row_version", flat=True).get(pk=self.pk)
+
+
+SCHEMA_SQL = """
+SELECT rowversion.enable('articles', require_version => true);
+SELECT rowversion.enable('notes', require_version => true);
+"""

@@ -10,7 +10,10 @@ DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "rvdjango.urls"
 INSTALLED_APPS = ["rest_framework", "rvdjango"]
-MIDDLEWARE = []
+MIDDLEWARE = ["rvdjango.middleware.IfMatchMiddleware"]
+# RV_DJANGO_HOOK=0: the middleware registers no precondition (to show what
+# that registration does); it still answers ETags
+RV_EXPECT_MATCH = os.environ.get("RV_DJANGO_HOOK") != "0"
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 
@@ -18,6 +21,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": os.environ.get("RV_DJANGO_DB", "rv_client_django"),
+        # each view in a transaction of its own
+        "ATOMIC_REQUESTS": True,
     }
 }
 
