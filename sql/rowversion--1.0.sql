@@ -414,12 +414,11 @@ BEGIN
 END
 $$;
 
--- propagate(child, parent, via): every INSERT, UPDATE and DELETE of child
--- rows bumps the version of the parent rows they reference, in the same
--- transaction, through the foreign key via (or the only one).
 -- Drops the triggers that propagate() made on child and its partitions
--- for foreign key fk; returns whether there were any.
-CREATE FUNCTION rowversion.drop_propagation_triggers(child regclass, fk oid)
+-- for the foreign key named fkname (found by function and argument, since
+-- their names carry the key's OID, which a restore changes); returns
+-- whether there were any.
+CREATE FUNCTION rowversion.drop_propagation_triggers(child regclass, fkname name)
 RETURNS boolean
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -432,7 +431,9 @@ BEGIN
     SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_trigger AS t
      WHERE t.tgrelid IN (SELECT child UNION SELECT relid FROM pg_partition_tree(child))
        AND t.tgparentid = 0
-       AND t.tgname IN ('zz_rowversion_propagate_' || fk, 'rv_propagate_' || fk)
+       AND t.tgfoid IN ('rowversion.propagate_collect()'::regprocedure,
+                        'rowversion.propagate_trigger()'::regprocedure)
+       AND (rowversion.trigger_arguments(t.tgargs))[1] = fkname
   LOOP
     EXECUTE format('DROP TRIGGER %I ON %s', trigger.tgname, trigger.rel);
     found := true;
@@ -441,6 +442,9 @@ BEGIN
 END
 $$;
 
+-- propagate(child, parent, via): every INSERT, UPDATE and DELETE of child
+-- rows bumps the version of the parent rows they reference, in the same
+-- transaction, through the foreign key via (or the only one).
 CREATE FUNCTION rowversion.propagate(child regclass, parent regclass, via name DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
@@ -452,6 +456,7 @@ DECLARE
   fkname name;
   parent_args text[];
   part regclass;
+  col record;
 BEGIN
   IF child IS NULL OR parent IS NULL THEN
     RAISE EXCEPTION 'parameter "%" cannot be null',
@@ -490,7 +495,23 @@ BEGIN
   END IF;
 
   EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qualified);
-  PERFORM rowversion.drop_propagation_triggers(child, fk);
+  -- The row trigger sees rows before generated columns are computed, and
+  -- keys travel to the statement trigger as arrays.
+  SELECT a.attname, a.attgenerated <> '' AS generated, t.typarray = 0 AS no_array
+    INTO col
+    FROM pg_constraint AS c, unnest(c.conkey) AS k(attnum)
+    JOIN pg_attribute AS a ON a.attrelid = child AND a.attnum = k.attnum
+    JOIN pg_type AS t ON t.oid = a.atttypid
+   WHERE c.oid = fk AND (a.attgenerated <> '' OR t.typarray = 0)
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'cannot propagate through foreign key "%"', fkname
+      USING ERRCODE = 'feature_not_supported',
+            DETAIL = CASE WHEN col.generated
+                          THEN format('Column "%s" is a generated column.', col.attname)
+                          ELSE format('Column "%s" is of a type that has no array type.', col.attname) END;
+  END IF;
+  PERFORM rowversion.drop_propagation_triggers(child, fkname);
   -- A row trigger notes the parent keys of the changed rows (named to sort
   -- after the version trigger, it sees the rows as stored); a statement
   -- trigger bumps their parents (src/propagate.c).
@@ -524,7 +545,8 @@ BEGIN
   END IF;
   qualified := rowversion.check_table(child);
   fk := rowversion.find_foreign_key(child, parent, via);
-  IF NOT rowversion.drop_propagation_triggers(child, fk) THEN
+  IF NOT rowversion.drop_propagation_triggers(child,
+           (SELECT conname FROM pg_constraint WHERE oid = fk)) THEN
     RAISE EXCEPTION 'table "%" does not propagate to table "%"',
                     (SELECT relname FROM pg_class WHERE oid = child),
                     (SELECT relname FROM pg_class WHERE oid = parent)

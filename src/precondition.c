@@ -24,6 +24,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -208,10 +209,40 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 }
 
 /*
+ * Refuses a precondition on rel when its row trigger is missing, does not
+ * fire on both UPDATE and DELETE, or does not fire at all.  nsp is the
+ * extension's schema.
+ */
+static void
+rv_CheckPreconditionTrigger(Relation rel, Oid nsp)
+{
+	Trigger    *tg = rv_FindVersionTrigger(rel, nsp);
+
+	if (tg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" does not keep row versions",
+						RelationGetRelationName(rel)),
+				 errhint("Call rowversion.enable() on it first."),
+				 errtable(rel)));
+	if (!TRIGGER_FOR_UPDATE(tg->tgtype) || !TRIGGER_FOR_DELETE(tg->tgtype))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" cannot check If-Match on every write",
+						RelationGetRelationName(rel)),
+				 errdetail("Trigger \"%s\" does not fire on both UPDATE and DELETE.",
+						   tg->tgname),
+				 errhint("Call rowversion.enable() on it again to recreate the trigger."),
+				 errtable(rel)));
+	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname);
+}
+
+/*
  * Registers header (NULL: none) as the If-Match precondition of table
  * relid for the rest of the transaction, replacing an earlier one.  The
  * caller must be allowed to update or delete rows of the table, and the
- * table's row trigger must check UPDATE and DELETE and fire.  fn_oid is the
+ * row trigger of the table and of each of its partitions must check UPDATE
+ * and DELETE and fire.  fn_oid is the
  * calling function, whose schema is the extension's.
  */
 static void
@@ -220,7 +251,6 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 	Oid			userid = GetUserId();
 	char		relkind = get_rel_relkind(relid);
 	Relation	rel;
-	Trigger    *tg;
 	MemoryContext oldcxt;
 	RvPrecondition *p;
 
@@ -246,24 +276,24 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
 				 errhint("If-Match preconditions apply to tables whose row versions rowversion.enable() keeps.")));
 
-	tg = rv_FindVersionTrigger(rel, get_func_namespace(fn_oid));
-	if (tg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" does not keep row versions",
-						RelationGetRelationName(rel)),
-				 errhint("Call rowversion.enable() on it first."),
-				 errtable(rel)));
-	if (!TRIGGER_FOR_UPDATE(tg->tgtype) || !TRIGGER_FOR_DELETE(tg->tgtype))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("table \"%s\" cannot check If-Match on every write",
-						RelationGetRelationName(rel)),
-				 errdetail("Trigger \"%s\" does not fire on both UPDATE and DELETE.",
-						   tg->tgname),
-				 errhint("Call rowversion.enable() on it again to recreate the trigger."),
-				 errtable(rel)));
-	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname);
+	rv_CheckPreconditionTrigger(rel, get_func_namespace(fn_oid));
+
+	/* a partition whose trigger does not fire would let writes through */
+	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		ListCell   *lc;
+
+		foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+		{
+			Relation	part;
+
+			if (lfirst_oid(lc) == relid)
+				continue;
+			part = relation_open(lfirst_oid(lc), NoLock);
+			rv_CheckPreconditionTrigger(part, get_func_namespace(fn_oid));
+			relation_close(part, NoLock);
+		}
+	}
 
 	if (header != NULL && VARSIZE_ANY_EXHDR(header) > RV_MAX_IF_MATCH)
 		ereport(ERROR,

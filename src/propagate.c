@@ -16,7 +16,8 @@
  *	   table's version trigger, it sees the row as it will be stored.
  *
  *	 rv_propagate_<oid>, AFTER INSERT OR UPDATE OR DELETE ... FOR EACH
- *	   STATEMENT, with the parent's version column as its second argument,
+ *	   STATEMENT (its second argument, the parent's version column, is
+ *	   only informative: the parent's row trigger names it at run time),
  *	   on the child and on each of its partitions (PostgreSQL fires only
  *	   the statement triggers of the table a statement names):
  *	   propagate_trigger() takes the pending keys and bumps their parents.
@@ -24,12 +25,17 @@
  * Collecting keys from the rows in C costs far less than capturing whole
  * rows in transition tables and reading them back in SQL.  Consecutive
  * duplicates are noted once, so a statement over many children of one
- * parent notes one key.  Pending keys belong to the transaction and are
- * dropped when it ends; a statement that a trigger runs on the same child
- * within another statement may take the outer statement's keys early,
- * which only bumps those parents sooner.  A key noted for a row that is
- * then not stored (a later BEFORE trigger skipped it, or INSERT ... ON
- * CONFLICT DO NOTHING) bumps its parent needlessly, never too little.
+ * parent notes one key.  Pending keys are kept per child table, foreign key
+ * and trigger depth: a statement's row and statement triggers run at the
+ * same depth, and a statement that a trigger runs inside it at a greater
+ * one, so each statement takes exactly the keys it noted.  Keys noted in a
+ * subtransaction that rolls back are dropped with it; keys that no
+ * statement trigger took (a statement naming a partition made after
+ * propagate()) fail the commit rather than leave parents unbumped.  A key
+ * noted for a row that is then not stored (a later BEFORE trigger skipped
+ * it, or INSERT ... ON CONFLICT DO NOTHING) bumps its parent needlessly,
+ * never too little.  Foreign keys over generated columns, which BEFORE
+ * triggers cannot see, are refused by propagate().
  *
  * The bump is a touch that claims the parent's current version
  * (SET v = v), so the parent's own row trigger assigns the next version and
@@ -43,6 +49,7 @@
 #include "rowversion.h"
 
 #include "access/htup_details.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
@@ -53,9 +60,11 @@
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
+#include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -66,14 +75,20 @@ PG_FUNCTION_INFO_V1(propagate_collect);
 PG_FUNCTION_INFO_V1(propagate_trigger);
 
 /*
- * Keys noted for one child table (the one propagate() was called on) and
- * foreign key, waiting for the statement trigger: nrows rows of nkeys
- * values each, in TopTransactionContext.
+ * Keys noted for one child table (the one propagate() was called on),
+ * foreign key and trigger depth, waiting for the statement trigger: nrows
+ * rows of nkeys values each, and the subtransaction that noted each row.
+ * The trigger depth tells a statement from one that a trigger runs inside
+ * it: both the row and the statement triggers of a statement run at the
+ * same depth, so each statement takes its own keys.
  */
 typedef struct RvPendingKeys
 {
 	Oid			relid;
 	NameData	fkname;
+	int			depth;
+	Oid			notedrelid;		/* the table or partition noted last */
+	MemoryContext cxt;			/* the rows; reset when they are taken */
 	int			nkeys;
 	Oid			types[INDEX_MAX_KEYS];	/* the child's key column types */
 	int16		typlen[INDEX_MAX_KEYS];
@@ -82,11 +97,12 @@ typedef struct RvPendingKeys
 	int			nrows;
 	int			maxrows;
 	Datum	   *values;
+	SubTransactionId *subids;
 } RvPendingKeys;
 
-/* the transaction's pending keys, one entry per child and foreign key */
+/* the transaction's pending keys, in TopTransactionContext */
 static List *rv_pending_keys = NIL;
-static bool rv_xact_callback_registered = false;
+static bool rv_callbacks_registered = false;
 
 /*
  * A collecting trigger's foreign key, resolved against the relation it
@@ -103,24 +119,100 @@ typedef struct RvCollectInfo
 } RvCollectInfo;
 
 /*
- * Forgets the pending keys when the transaction ends; their memory goes
- * with TopTransactionContext.
+ * Returns the trigger depth: 1 in a trigger that a client's statement
+ * fired, more in one fired by a statement that a trigger ran.
+ */
+static int
+rv_TriggerDepth(void)
+{
+	return DatumGetInt32(OidFunctionCall0Coll(F_PG_TRIGGER_DEPTH, InvalidOid));
+}
+
+/*
+ * At commit, refuses keys that no statement trigger took: rows changed by
+ * statements naming a partition created or attached after propagate(),
+ * which has no statement trigger.  Their parents would keep their versions.
+ * At the end of the transaction, forgets everything.
  */
 static void
 rv_PendingKeysXactCallback(XactEvent event, void *arg)
 {
-	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT ||
-		event == XACT_EVENT_PREPARE || event == XACT_EVENT_PARALLEL_COMMIT ||
-		event == XACT_EVENT_PARALLEL_ABORT)
-		rv_pending_keys = NIL;
+	ListCell   *lc;
+
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PRE_PREPARE:
+			foreach(lc, rv_pending_keys)
+			{
+				RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
+
+				if (pk->nrows > 0)
+					ereport(ERROR,
+							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+							 errmsg("changes to table \"%s\" were not propagated through foreign key \"%s\"",
+									get_rel_name(pk->notedrelid), NameStr(pk->fkname)),
+							 errdetail("Table \"%s\" has no statement trigger of rowversion.propagate().",
+									   get_rel_name(pk->notedrelid)),
+							 errhint("Call rowversion.propagate() again after creating or attaching partitions.")));
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			rv_pending_keys = NIL;
+			break;
+		default:
+			break;
+	}
 }
 
 /*
- * Returns the pending keys of child table relid and foreign key fkname,
- * or NULL when there are none and create is false.
+ * Forgets the keys of rows that a rolled-back subtransaction changed, and
+ * hands those of one that commits to its parent.
+ */
+static void
+rv_PendingKeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+							  SubTransactionId parentSubid, void *arg)
+{
+	ListCell   *lc;
+
+	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
+		return;
+	foreach(lc, rv_pending_keys)
+	{
+		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
+		int			kept = 0;
+		int			r;
+
+		for (r = 0; r < pk->nrows; r++)
+		{
+			if (pk->subids[r] == mySubid)
+			{
+				if (event == SUBXACT_EVENT_ABORT_SUB)
+					continue;
+				pk->subids[r] = parentSubid;
+			}
+			if (kept != r)
+			{
+				memmove(pk->values + kept * pk->nkeys, pk->values + r * pk->nkeys,
+						sizeof(Datum) * pk->nkeys);
+				pk->subids[kept] = pk->subids[r];
+			}
+			kept++;
+		}
+		pk->nrows = kept;
+	}
+}
+
+/*
+ * Returns the pending keys of child table relid, foreign key fkname and
+ * trigger depth, or NULL when there are none and create is false.
  */
 static RvPendingKeys *
-rv_GetPendingKeys(Oid relid, const char *fkname, bool create)
+rv_GetPendingKeys(Oid relid, const char *fkname, int depth, bool create)
 {
 	ListCell   *lc;
 	RvPendingKeys *pk;
@@ -129,24 +221,42 @@ rv_GetPendingKeys(Oid relid, const char *fkname, bool create)
 	foreach(lc, rv_pending_keys)
 	{
 		pk = (RvPendingKeys *) lfirst(lc);
-		if (pk->relid == relid && strcmp(NameStr(pk->fkname), fkname) == 0)
+		if (pk->relid == relid && pk->depth == depth &&
+			strcmp(NameStr(pk->fkname), fkname) == 0)
 			return pk;
 	}
 	if (!create)
 		return NULL;
 
-	if (!rv_xact_callback_registered)
+	if (!rv_callbacks_registered)
 	{
 		RegisterXactCallback(rv_PendingKeysXactCallback, NULL);
-		rv_xact_callback_registered = true;
+		RegisterSubXactCallback(rv_PendingKeysSubXactCallback, NULL);
+		rv_callbacks_registered = true;
 	}
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	pk = (RvPendingKeys *) palloc0(sizeof(RvPendingKeys));
 	pk->relid = relid;
 	namestrcpy(&pk->fkname, fkname);
+	pk->depth = depth;
+	pk->cxt = AllocSetContextCreate(TopTransactionContext, "rowversion pending keys",
+									ALLOCSET_DEFAULT_SIZES);
 	rv_pending_keys = lappend(rv_pending_keys, pk);
 	MemoryContextSwitchTo(oldcxt);
 	return pk;
+}
+
+/*
+ * Empties pk, freeing the rows' memory.
+ */
+static void
+rv_ResetPendingKeys(RvPendingKeys *pk)
+{
+	MemoryContextReset(pk->cxt);
+	pk->nrows = 0;
+	pk->maxrows = 0;
+	pk->values = NULL;
+	pk->subids = NULL;
 }
 
 /*
@@ -192,11 +302,9 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	RvPendingKeys *pk;
 	int			i;
 
+	/* (pending keys live as long as the transaction, fn_extra shorter) */
 	if (info != NULL && info->tgoid == tg->tgoid && info->relid == relid)
-	{
-		/* pending keys live as long as the transaction, fn_extra shorter */
 		return info;
-	}
 
 	if (tg->tgnargs != 1)
 		ereport(ERROR,
@@ -217,7 +325,7 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	info->tgoid = tg->tgoid;
 	info->relid = relid;
 	info->nkeys = nkeys;
-	pk = rv_GetPendingKeys(root, tg->tgargs[0], true);
+	pk = rv_GetPendingKeys(root, tg->tgargs[0], rv_TriggerDepth(), true);
 	for (i = 0; i < nkeys; i++)
 	{
 		char	   *attname = get_attname(root, fkattnums[i], false);
@@ -238,15 +346,17 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 
 /*
  * Notes the key that tuple references, unless a column of it is NULL (the
- * row references no parent) or it is the key noted last.
+ * row references no parent) or it is the key noted last.  Rows beyond what
+ * one palloc() takes are allowed; the statement trigger passes them as
+ * arrays, up to what an array holds (54000 past that).
  */
 static void
-rv_NoteKey(RvCollectInfo *info, HeapTuple tuple, TupleDesc desc)
+rv_NoteKey(RvCollectInfo *info, Relation rel, HeapTuple tuple)
 {
 	RvPendingKeys *pk = info->pending;
+	TupleDesc	desc = RelationGetDescr(rel);
 	Datum		values[INDEX_MAX_KEYS];
 	bool		same = pk->nrows > 0;
-	Datum	   *last = pk->values + (pk->nrows - 1) * pk->nkeys;
 	MemoryContext oldcxt;
 	int			i;
 
@@ -258,22 +368,35 @@ rv_NoteKey(RvCollectInfo *info, HeapTuple tuple, TupleDesc desc)
 		if (isnull)
 			return;
 		if (same)
-			same = datumIsEqual(values[i], last[i], pk->typbyval[i], pk->typlen[i]);
+			same = datumIsEqual(values[i],
+								pk->values[(pk->nrows - 1) * pk->nkeys + i],
+								pk->typbyval[i], pk->typlen[i]);
 	}
+	pk->notedrelid = RelationGetRelid(rel);
 	if (same)
 		return;
 
-	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	oldcxt = MemoryContextSwitchTo(pk->cxt);
 	if (pk->nrows == pk->maxrows)
 	{
-		pk->maxrows = pk->maxrows == 0 ? 16 : pk->maxrows * 2;
+		Size		n = pk->maxrows == 0 ? 64 : (Size) pk->maxrows * 2;
+
+		if (n > INT_MAX / INDEX_MAX_KEYS)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("too many parent rows to propagate to in one statement")));
 		pk->values = pk->values == NULL ?
-			(Datum *) palloc(sizeof(Datum) * pk->maxrows * pk->nkeys) :
-			(Datum *) repalloc(pk->values, sizeof(Datum) * pk->maxrows * pk->nkeys);
+			(Datum *) MemoryContextAllocHuge(pk->cxt, sizeof(Datum) * n * pk->nkeys) :
+			(Datum *) repalloc_huge(pk->values, sizeof(Datum) * n * pk->nkeys);
+		pk->subids = pk->subids == NULL ?
+			(SubTransactionId *) MemoryContextAllocHuge(pk->cxt, sizeof(SubTransactionId) * n) :
+			(SubTransactionId *) repalloc_huge(pk->subids, sizeof(SubTransactionId) * n);
+		pk->maxrows = (int) n;
 	}
 	for (i = 0; i < info->nkeys; i++)
 		pk->values[pk->nrows * pk->nkeys + i] =
 			datumCopy(values[i], pk->typbyval[i], pk->typlen[i]);
+	pk->subids[pk->nrows] = GetCurrentSubTransactionId();
 	pk->nrows++;
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -289,7 +412,7 @@ propagate_collect(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
 	RvCollectInfo *info;
-	TupleDesc	desc;
+	Relation	rel;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -304,22 +427,17 @@ propagate_collect(PG_FUNCTION_ARGS)
 						"propagate_collect")));
 
 	info = rv_GetCollectInfo(fcinfo, trigdata);
-	desc = RelationGetDescr(trigdata->tg_relation);
+	rel = trigdata->tg_relation;
 
-	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+	if (!TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event))
 	{
-		rv_NoteKey(info, trigdata->tg_trigtuple, desc);
-		return PointerGetDatum(trigdata->tg_trigtuple);
-	}
-	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-	{
-		rv_NoteKey(info, trigdata->tg_trigtuple, desc);
+		rv_NoteKey(info, rel, trigdata->tg_trigtuple);
 		return PointerGetDatum(trigdata->tg_trigtuple);
 	}
 
 	/* UPDATE: the new parent, then the old one if the key moved */
-	rv_NoteKey(info, trigdata->tg_newtuple, desc);
-	rv_NoteKey(info, trigdata->tg_trigtuple, desc);
+	rv_NoteKey(info, rel, trigdata->tg_newtuple);
+	rv_NoteKey(info, rel, trigdata->tg_trigtuple);
 	return PointerGetDatum(trigdata->tg_newtuple);
 }
 
@@ -369,17 +487,18 @@ rv_RelOwner(Oid relid)
 }
 
 /*
- * Appends "unnest($1, $2, ...) AS k(k1, k2, ...)": the pending keys,
- * passed as one array per key column.
+ * Appends "ROWS FROM (pg_catalog.unnest($1), ...) AS k(k1, ...)": the
+ * pending keys, passed as one array per key column.  (Qualified: the bump
+ * runs as the parent's owner, under the caller's search_path.)
  */
 static void
 rv_AppendPendingKeys(StringInfo buf, int nkeys)
 {
 	int			i;
 
-	appendStringInfoString(buf, "unnest(");
+	appendStringInfoString(buf, "ROWS FROM (");
 	for (i = 0; i < nkeys; i++)
-		appendStringInfo(buf, "%s$%d", i > 0 ? ", " : "", i + 1);
+		appendStringInfo(buf, "%spg_catalog.unnest($%d)", i > 0 ? ", " : "", i + 1);
 	appendStringInfoString(buf, ") AS k(");
 	for (i = 0; i < nkeys; i++)
 		appendStringInfo(buf, "%sk%d", i > 0 ? ", " : "", i + 1);
@@ -410,6 +529,8 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	Datum		args[INDEX_MAX_KEYS];
 	const char *only;
 	char	   *qparent;
+	Relation	parent;
+	Trigger    *vtrigger;
 	const char *vcol;
 	StringInfoData keys;
 	StringInfoData qual;
@@ -449,7 +570,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	root = RelationGetRelid(child);
 	if (child->rd_rel->relispartition)
 		root = llast_oid(get_partition_ancestors(root));
-	pk = rv_GetPendingKeys(root, tg->tgargs[0], false);
+	pk = rv_GetPendingKeys(root, tg->tgargs[0], rv_TriggerDepth(), false);
 	if (pk == NULL || pk->nrows == 0)
 		return PointerGetDatum(NULL);
 
@@ -467,7 +588,8 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	nrows = pk->nrows;
 	for (i = 0; i < nkeys; i++)
 	{
-		Datum	   *column = (Datum *) palloc(sizeof(Datum) * nrows);
+		Datum	   *column = (Datum *) MemoryContextAllocHuge(CurrentMemoryContext,
+																 sizeof(Datum) * nrows);
 		int			r;
 
 		for (r = 0; r < nrows; r++)
@@ -482,12 +604,35 @@ propagate_trigger(PG_FUNCTION_ARGS)
 												  pk->typlen[i], pk->typbyval[i],
 												  pk->typalign[i]));
 	}
-	pk->nrows = 0;
+	rv_ResetPendingKeys(pk);
+
+	/*
+	 * The trigger functions can be attached to any table by anyone: bump as
+	 * the parent's owner only for a child whose owner has that owner's
+	 * rights (as propagate() requires), and only the parent's real version
+	 * column, as its row trigger names it now.
+	 */
+	if (!has_privs_of_role(child->rd_rel->relowner, rv_RelOwner(parentid)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
+						RelationGetRelationName(child), get_rel_name(parentid)),
+				 errdetail("The owner of the child table must have the privileges of the owner of the parent table.")));
+	parent = table_open(parentid, AccessShareLock);
+	vtrigger = rv_FindVersionTrigger(parent, get_func_namespace(fcinfo->flinfo->fn_oid));
+	if (vtrigger == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot propagate to table \"%s\" because it does not keep row versions",
+						RelationGetRelationName(parent)),
+				 errhint("Call rowversion.enable() on it, or rowversion.stop_propagating() on table \"%s\".",
+						 get_rel_name(root))));
+	vcol = quote_identifier(pstrdup(vtrigger->tgargs[0]));
+	table_close(parent, NoLock);
 
 	only = get_rel_relkind(parentid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
 	qparent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(parentid)),
 										 get_rel_name(parentid));
-	vcol = quote_identifier(tg->tgargs[1]);
 
 	initStringInfo(&keys);
 	rv_AppendPendingKeys(&keys, nkeys);

@@ -11,9 +11,10 @@
 
 #include "catalog/partition.h"
 #include "catalog/pg_trigger.h"
-#include "commands/trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
@@ -21,6 +22,9 @@
 #include "utils/guc.h"
 
 RV_MODULE_MAGIC;
+
+/* how much of a client's If-Match header an error message repeats */
+#define RV_HEADER_SHOWN		200
 
 void		_PG_init(void);
 
@@ -178,6 +182,11 @@ rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
 {
 	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
 		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
+
+	/* the client's header, shortened for the message */
+	if (strlen(header) > RV_HEADER_SHOWN)
+		header = psprintf("%s...", pnstrdup(header, pg_mbcliplen(header, strlen(header),
+																  RV_HEADER_SHOWN)));
 
 	ereport(ERROR,
 			(errcode(code),

@@ -115,6 +115,9 @@ SELECT * FROM rvtest.error($$SELECT rowversion.expect_match('rvtest.doc_view', '
 CREATE TABLE rvtest.plain (id int PRIMARY KEY);
 SELECT * FROM rvtest.error($$SELECT rowversion.expect_match('rvtest.plain', '"1"')$$);
 SELECT * FROM rvtest.error($$SELECT rowversion.expect_match('rvtest.doc', repeat('"1",', 2049))$$);
+-- (DETAIL repeats at most 200 bytes of it)
+SELECT rowversion.expect_match('rvtest.doc', repeat('"0",', 100) || '"77"');
+SELECT detail FROM rvtest.error($$UPDATE rvtest.doc SET name = name WHERE id = 3$$);
 -- the longest header accepted (8192 bytes)
 SELECT rowversion.expect_match('rvtest.doc', repeat('"0",', 2047) || '"1" ');
 UPDATE rvtest.doc SET name = name WHERE id = 3 RETURNING row_version;
@@ -163,6 +166,11 @@ SELECT (rvtest.error($$UPDATE rvtest.part_us SET name = 'x'$$)).code;
 SELECT (rvtest.error($$UPDATE rvtest.part SET region = 'us' WHERE id = 1$$)).code;
 SELECT rowversion.expect_match('rvtest.part', '"1"');
 UPDATE rvtest.part SET region = 'us' WHERE id = 1 RETURNING tableoid::regclass, row_version;
+ROLLBACK;
+-- a partition whose trigger is disabled would let writes through: refused
+BEGIN;
+ALTER TABLE rvtest.part_us DISABLE TRIGGER zz_rowversion;
+SELECT * FROM rvtest.error($$SELECT rowversion.expect_match('rvtest.part', '"1"')$$);
 ROLLBACK;
 BEGIN;
 SELECT rowversion.expect_match('rvtest.part_eu', '"9"');
