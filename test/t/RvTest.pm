@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(brief knob new_node amcheck_problems top);
+our @EXPORT = qw(brief knob new_node amcheck_problems top crashes_in_log);
 
 # True when the test suite runs the short versions (test/tap/run --brief).
 sub brief { return ($ENV{RV_TAP_BRIEF} // '') eq '1'; }
@@ -64,6 +64,15 @@ sub amcheck_problems
 	my @problems = grep { $_ ne '' } split /\n/, $heap;
 	push @problems, "bt_index_check: $err" if $rc != 0;
 	return @problems;
+}
+
+# The lines of a node's server log (from byte offset on) that report a
+# server process killed by a signal or a PANIC.
+sub crashes_in_log
+{
+	my ($node, $offset) = @_;
+	my $log = PostgreSQL::Test::Utils::slurp_file($node->logfile, $offset // 0);
+	return grep { /terminated by signal|PANIC:/ } split /\n/, $log;
 }
 
 1;
