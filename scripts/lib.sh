@@ -97,7 +97,8 @@ install_clients() {
 # Runs a command as the user postgres in a copy of the tree when we are
 # root (initdb, and with it PostgreSQL::Test::Cluster, refuses to run as
 # root); as anyone else, in the tree itself.  The copy is removed
-# afterwards; its tmp_check/ (the TAP tests' logs) comes back into the tree.
+# afterwards; what it left in tmp_check/ (the TAP tests' logs, and the data
+# directories of failed tests) comes back into the tree's tmp_check/.
 run_unprivileged() {
 	if [ "$(id -u)" -ne 0 ]; then
 		"$@"
@@ -110,9 +111,9 @@ run_unprivileged() {
 		tar -C "$copy" -xf -
 	chown -R postgres: "$copy"
 	(cd "$copy" && runuser -u postgres -- "$@") || rc=$?
-	rm -rf "$top/tmp_check"
 	if [ -d "$copy/tmp_check" ]; then
-		cp -r "$copy/tmp_check" "$top/tmp_check"
+		mkdir -p "$top/tmp_check"
+		cp -r "$copy/tmp_check/." "$top/tmp_check/"
 	fi
 	rm -rf "$copy"
 	return $rc
