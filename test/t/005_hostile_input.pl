@@ -173,44 +173,54 @@ sub lit { my $s = shift; $s =~ s/'/''/g; return "'$s'"; }
 # per table: how to name a row's key in SQL, several ways; the key's text
 # as fz.rows() shows it; the version column; the row's condition
 my %tables = (
-	t_int => { keys => sub { my $k = shift;
+	t_int => { ins => sub { "INSERT INTO fz.t_int (id, n, s) VALUES ($_[0], $_[0], 's') ON CONFLICT DO NOTHING" },
+		keys => sub { my $k = shift;
 			pick("$k", "${k}::bigint", "${k}::smallint", "'$k'", "'$k'::text", "'$k'::jsonb",
 				 "'{\"id\": $k}'::jsonb", "'{\"id\": \"$k\"}'::jsonb", "${k}::numeric",
 				 "'$k'::varchar", "$k.0", "to_jsonb($k)", "${k}::oid", "'$k'::name") },
 		cond => sub { "id = $_[0]" }, pk => sub { $_[0] } },
-	t_text => { keys => sub { my $k = shift;
+	t_text => { ins => sub { "INSERT INTO fz.t_text VALUES ('k$_[0]', $_[0], 's') ON CONFLICT DO NOTHING" },
+		keys => sub { my $k = shift;
 			pick("'k$k'", "'k$k'::text", "'{\"id\": \"k$k\"}'::jsonb", "'\"k$k\"'::jsonb",
 				 "'k$k'::varchar", "'k$k'::name", "'k$k'::char(3)", "'{\"id\": \"k$k\", \"x\": 1}'::jsonb") },
 		cond => sub { "id = 'k$_[0]'" }, pk => sub { "k$_[0]" } },
-	t_uuid => { keys => sub { my $u = sprintf('00000000-0000-0000-0000-%012d', shift);
+	t_uuid => { ins => sub { sprintf("INSERT INTO fz.t_uuid VALUES ('00000000-0000-0000-0000-%012d', 1) ON CONFLICT DO NOTHING", $_[0]) },
+		keys => sub { my $u = sprintf('00000000-0000-0000-0000-%012d', shift);
 			pick("'$u'", "'$u'::uuid", "'{\"id\": \"$u\"}'::jsonb", "upper('$u')",
 				 "replace('$u', '-', '')", "'{$u}'") },
 		cond => sub { sprintf("id = '00000000-0000-0000-0000-%012d'", $_[0]) },
 		pk => sub { sprintf('00000000-0000-0000-0000-%012d', $_[0]) } },
-	t_comp => { keys => sub { my $k = shift;
+	t_comp => { ins => sub { "INSERT INTO fz.t_comp VALUES ($_[0], 'b$_[0]', 1) ON CONFLICT DO NOTHING" },
+		keys => sub { my $k = shift;
 			pick("'{\"a\": $k, \"b\": \"b$k\"}'::jsonb", "jsonb_build_object('b', 'b$k', 'a', $k)",
 				 "'{\"a\": \"$k\", \"b\": \"b$k\"}'::jsonb", "$k", "ROW($k, 'b$k')",
 				 "'{\"a\": $k}'::jsonb", "'{\"a\": $k, \"b\": \"b$k\", \"c\": 1}'::jsonb",
 				 "'{\"a\": $k, \"b\": [\"b$k\"]}'::jsonb") },
 		cond => sub { "a = $_[0] AND b = 'b$_[0]'" }, pk => sub { "$_[0]:b$_[0]" } },
-	t_counter => { vcol => 'v', keys => sub { my $k = shift;
+	t_counter => { ins => sub { "INSERT INTO fz.t_counter VALUES ($_[0], 1, 1) ON CONFLICT DO NOTHING" },
+		vcol => 'v', keys => sub { my $k = shift;
 			pick("$k", "'$k'", "${k}::bigint", "'{\"id\": $k}'::jsonb", "'9223372036854775807'") },
 		cond => sub { "id = $_[0]" }, pk => sub { $_[0] } },
-	t_req => { keys => sub { my $k = shift; pick("$k", "'$k'", "'{\"id\": $k}'::jsonb") },
+	t_req => { ins => sub { "INSERT INTO fz.t_req VALUES ($_[0], 1, 0) ON CONFLICT DO NOTHING" },
+		keys => sub { my $k = shift; pick("$k", "'$k'", "'{\"id\": $k}'::jsonb") },
 		cond => sub { "id = $_[0]" }, pk => sub { $_[0] } },
-	t_part => { keys => sub { my $k = shift; my $p = 1 + $k % 2;
+	t_part => { ins => sub { "INSERT INTO fz.t_part VALUES ($_[0], 1 + $_[0] % 2, 1) ON CONFLICT DO NOTHING" },
+		keys => sub { my $k = shift; my $p = 1 + $k % 2;
 			pick("'{\"id\": $k, \"k\": $p}'::jsonb", "'{\"id\": $k, \"k\": 3}'::jsonb", "$k",
 				 "jsonb_build_object('k', $p, 'id', ${k}::text)") },
 		cond => sub { "id = $_[0]" }, pk => sub { "$_[0]:" . (1 + $_[0] % 2) } },
-	t_num => { keys => sub { my $k = shift;
+	t_num => { ins => sub { "INSERT INTO fz.t_num VALUES ($_[0], 1) ON CONFLICT DO NOTHING" },
+		keys => sub { my $k = shift;
 			pick("$k", "$k.0", "$k.000001", "'$k'", "${k}::float8", "'{\"id\": $k}'::jsonb",
 				 "'{\"id\": $k.0}'::jsonb", "'NaN'::numeric", "'Infinity'::float8") },
 		cond => sub { "id = $_[0]" }, pk => sub { $_[0] } },
-	t_ts => { keys => sub { my $k = sprintf('2020-01-%02dT00:00:00Z', 1 + shift);
+	t_ts => { ins => sub { sprintf("INSERT INTO fz.t_ts VALUES ('2020-01-%02dT00:00:00Z', 1) ON CONFLICT DO NOTHING", 1 + $_[0]) },
+		keys => sub { my $k = sprintf('2020-01-%02dT00:00:00Z', 1 + shift);
 			pick("'$k'", "'$k'::timestamptz", "'$k'::timestamp", "'{\"id\": \"$k\"}'::jsonb",
 				 "'$k'::date", "'infinity'::timestamptz") },
 		cond => sub { sprintf("id = '2020-01-%02dT00:00:00Z'", 1 + $_[0]) }, pk => sub { 1 + $_[0] } },
-	t_weird => { keys => sub { my $k = shift;
+	t_weird => { ins => sub { "INSERT INTO fz.t_weird VALUES ($_[0], 'w') ON CONFLICT DO NOTHING" },
+		keys => sub { my $k = shift;
 			pick("$k", "jsonb_build_object('we\"ird col', $k)", "'{\"we\\\"ird col\": $k}'::jsonb",
 				 "'{\"weird col\": $k}'::jsonb") },
 		cond => sub { "\"we\"\"ird col\" = $_[0]" }, pk => sub { $_[0] } },
@@ -271,6 +281,13 @@ sub one_call
 	if (rand() < 0.02)
 	{
 		return (undef, undef, 0, undef, pick(@ddl));
+	}
+	if (rand() < 0.04)
+	{
+		# put back a row that a call deleted, or a key a call moved away
+		$tbl = pick(@names);
+		my $k = 1 + int(rand($nrows));
+		return ($tbl, $tables{$tbl}->{pk}->($k), 0, undef, $tables{$tbl}->{ins}->($k));
 	}
 	if (rand() < 0.8)
 	{
@@ -369,7 +386,8 @@ is($unexplained, 0, 'every changed row was changed by a call that succeeded on i
 	LIMIT 20});
 	# (diagnostics: calls that changed more than their row are listed, moves included)
 my $summary = $node->safe_psql('fuzz', q{
-	SELECT count(*) || ' calls: ' || count(*) FILTER (WHERE outcome = 'ok') || ' succeeded, '
+	SELECT count(*) || ' calls: ' || count(*) FILTER (WHERE outcome = 'ok' AND tbl IS NOT NULL
+	                                                 AND result IS NOT NULL) || ' writes succeeded, '
 	       || count(*) FILTER (WHERE sqlstate LIKE 'RV%') || ' RV00x, '
 	       || count(*) FILTER (WHERE outcome = 'error' AND sqlstate NOT LIKE 'RV%') || ' other errors in '
 	       || count(DISTINCT sqlstate) || ' SQLSTATEs'
@@ -392,17 +410,20 @@ cmp_ok($succeeded, '>', 0, 'some calls succeeded (the fuzz reaches the write)');
 
 # negative control: the same logging and checker must report a deliberate
 # internal error and an UPDATE that no call made
-$node->safe_psql('fuzz', 'CREATE TABLE fz.snap_control AS SELECT * FROM fz.rows()');
+$node->safe_psql('fuzz', q{
+	INSERT INTO fz.t_comp SELECT g, 'c' || g, g FROM generate_series(1001, 1003) g;
+	CREATE TABLE fz.snap_control AS SELECT * FROM fz.rows()});
 my $first = $calls + 1;
 run_calls('control', $first,
 	[ undef, undef, 0, undef, 'SELECT fz.raise_internal()' ],
-	[ 't_comp', undef, 0, undef, q{WITH u AS (UPDATE fz.t_comp SET n = -n WHERE a IN (SELECT a FROM fz.t_comp LIMIT 2) RETURNING 1) SELECT count(*)::text FROM u} ]);
+	[ 't_comp', undef, 0, undef, q{WITH u AS (UPDATE fz.t_comp SET n = -n WHERE a IN (SELECT a FROM fz.t_comp ORDER BY a LIMIT 2)
+		RETURNING 1) SELECT count(*)::text FROM u} ]);
 ($xx, $unexplained) = split /\|/,
   $node->safe_psql('fuzz', qq{SELECT * FROM fz.check($first, 'fz.snap_control')});
 is($xx, 1, 'control: the checker reports a deliberate XX000');
 is($unexplained, 1, 'control: the checker reports a call that changed two rows')
   or diag $node->safe_psql('fuzz', "SELECT * FROM fz.log WHERE i >= $first");
-$node->safe_psql('fuzz', q{UPDATE fz.t_comp SET n = -n WHERE a IN (SELECT a FROM fz.t_comp LIMIT 1)});
+$node->safe_psql('fuzz', q{UPDATE fz.t_comp SET n = -n WHERE a IN (SELECT a FROM fz.t_comp ORDER BY a DESC LIMIT 1)});
 ($xx, $unexplained) = split /\|/,
   $node->safe_psql('fuzz', qq{SELECT * FROM fz.check($first, 'fz.snap_control')});
 is($unexplained, 2, 'control: and a row changed outside any call');
