@@ -43,7 +43,7 @@ $node->safe_psql('src', qq{
 	INSERT INTO lines SELECT g, 0 FROM generate_series(1, $rows) g;
 	INSERT INTO baskets SELECT g, '' FROM generate_series(1, $rows / 10) g;
 	INSERT INTO items SELECT b, l, 1 FROM generate_series(1, $rows / 10) b, generate_series(1, 3) l;
-	INSERT INTO events SELECT g, date '2025-06-01' + (g % 400), 'e' FROM generate_series(1, $rows) g;
+	INSERT INTO events SELECT g, date '2025-06-01' + (g % 300), 'e' FROM generate_series(1, $rows) g;
 	UPDATE customers SET name = name || '!', row_version = row_version WHERE id % 3 = 0;
 	UPDATE lines SET qty = 2 WHERE id % 2 = 0;
 	UPDATE lines SET qty = 3 WHERE id % 4 = 0;
