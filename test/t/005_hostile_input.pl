@@ -20,7 +20,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use RvTest;
 
-my $calls = knob('RV_FUZZ_CALLS', 1500, 30000);
+my $calls = knob('RV_FUZZ_CALLS', 2000, 30000);
 my $seed = $ENV{RV_FUZZ_SEED} || (time() ^ ($$ << 8)) % 1000000007;
 srand($seed);
 diag "fuzz: seed $seed, $calls calls (repeat with RV_FUZZ_SEED=$seed RV_FUZZ_CALLS=$calls)";
