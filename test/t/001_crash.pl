@@ -37,6 +37,20 @@ sub setup_workload
 			DEFAULT current_setting('rv.token', true)});
 }
 
+# The processes whose parent is $pid (from /proc).
+sub children_of
+{
+	my ($pid) = @_;
+	my @kids;
+	for my $stat (glob '/proc/[0-9]*/stat')
+	{
+		open my $fh, '<', $stat or next;
+		my $line = <$fh> // '';
+		push @kids, $1 if $line =~ /^(\d+) \(.*\) \S+ (\d+)/ && $2 == $pid;
+	}
+	return @kids;
+}
+
 # Starts the clients and the version monitor, lets them run, kills the
 # server (the postmaster alone, or with kill_all every process at once),
 # and returns what the clients were told: tokens of acknowledged successes
@@ -87,7 +101,7 @@ sub load_and_crash
 	{
 		sleep $secs;
 	}
-	my @children = split /\s+/, `pgrep -P $node->{_pid}`;
+	my @children = children_of($node->{_pid});
 	my $running = grep { $_->pumpable } @handles;
 	is($running, scalar @handles, "$tag: all clients still running when the server is killed");
 	if ($opts{kill_all})
