@@ -10,7 +10,7 @@ use PostgreSQL::Test::Utils;
 use Test::More;
 use Exporter 'import';
 
-our @EXPORT = qw(brief knob new_node amcheck_problems top crashes_in_log);
+our @EXPORT = qw(brief knob new_node amcheck_problems has_verify_heapam top crashes_in_log);
 
 # True when the test suite runs the short versions (test/tap/run --brief).
 sub brief { return ($ENV{RV_TAP_BRIEF} // '') eq '1'; }
@@ -42,14 +42,24 @@ sub new_node
 	return $node;
 }
 
+# Whether amcheck has verify_heapam() (PostgreSQL 14 and later).
+sub has_verify_heapam
+{
+	my ($node, $db) = @_;
+	$node->safe_psql($db, 'CREATE EXTENSION IF NOT EXISTS amcheck');
+	return $node->safe_psql($db, q{SELECT to_regproc('verify_heapam') IS NOT NULL}) eq 't';
+}
+
 # What amcheck finds in a database: verify_heapam() over every table and
 # bt_index_check(heapallindexed) over every B-tree index, catalogs
-# included.  Returns a list of findings (empty when all is well).
+# included (verify_heapam() where there is one).  Returns a list of
+# findings (empty when all is well).
 sub amcheck_problems
 {
 	my ($node, $db) = @_;
 	$node->safe_psql($db, 'CREATE EXTENSION IF NOT EXISTS amcheck');
-	my $heap = $node->safe_psql(
+	# (verify_heapam() came with PostgreSQL 14)
+	my $heap = !has_verify_heapam($node, $db) ? '' : $node->safe_psql(
 		$db, q{
 		SELECT c.oid::regclass || ': ' || v.msg
 		FROM pg_class c
