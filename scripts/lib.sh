@@ -93,3 +93,28 @@ install_clients() {
 	fi
 	(cd test/clients/node && npm ci --no-audit --no-fund --loglevel=error)
 }
+
+# Runs a command as the user postgres in a copy of the tree when we are
+# root (initdb, and with it PostgreSQL::Test::Cluster, refuses to run as
+# root); as anyone else, in the tree itself.  The copy is removed
+# afterwards; what it left in tmp_check/ (the TAP tests' logs, and the data
+# directories of failed tests) comes back into the tree's tmp_check/.
+run_unprivileged() {
+	if [ "$(id -u)" -ne 0 ]; then
+		"$@"
+		return
+	fi
+	local copy rc=0
+	copy=$(mktemp -d "${TMPDIR:-/tmp}/rowversion-XXXXXX")
+	tar -C "$top" --exclude=./.git --exclude=./tmp_check --exclude=./results \
+		--exclude=./output_iso --exclude=./test/clients/node/node_modules -cf - . |
+		tar -C "$copy" -xf -
+	chown -R postgres: "$copy"
+	(cd "$copy" && runuser -u postgres -- "$@") || rc=$?
+	if [ -d "$copy/tmp_check" ]; then
+		mkdir -p "$top/tmp_check"
+		cp -r "$copy/tmp_check/." "$top/tmp_check/"
+	fi
+	rm -rf "$copy"
+	return $rc
+}
