@@ -20,16 +20,13 @@
 
 #include <ctype.h>
 
-#include "access/genam.h"
 #include "access/relation.h"
-#include "access/stratnum.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
@@ -42,7 +39,6 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/ruleutils.h"
 
 PG_FUNCTION_INFO_V1(expect_match);
 PG_FUNCTION_INFO_V1(postgrest_pre_request);
@@ -157,29 +153,6 @@ rv_TriggerDepth(void)
 }
 
 /*
- * Returns the registrations with a header for rel and for the partitioned
- * tables it is a partition of (ancestors), or NIL.
- */
-static List *
-rv_ApplicableHeaders(Relation rel, List *ancestors)
-{
-	List	   *headers = NIL;
-	RvPrecondition *p;
-	ListCell   *lc;
-
-	p = rv_FindPrecondition(RelationGetRelid(rel));
-	if (p != NULL && p->header != NULL)
-		headers = lappend(headers, p);
-	foreach(lc, ancestors)
-	{
-		p = rv_FindPrecondition(lfirst_oid(lc));
-		if (p != NULL && p->header != NULL)
-			headers = lappend(headers, p);
-	}
-	return headers;
-}
-
-/*
  * Checks the preconditions registered for rel and for the partitioned
  * tables it is a partition of (ancestors, nearest first) against a row at
  * version current, which the caller has locked: raises RV001 when one does
@@ -201,9 +174,19 @@ bool
 rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 					  int64 current, bool current_isnull)
 {
-	List	   *headers = rv_ApplicableHeaders(rel, ancestors);
+	List	   *headers = NIL;
+	RvPrecondition *p;
 	ListCell   *lc;
 
+	p = rv_FindPrecondition(RelationGetRelid(rel));
+	if (p != NULL && p->header != NULL)
+		headers = lappend(headers, p);
+	foreach(lc, ancestors)
+	{
+		p = rv_FindPrecondition(lfirst_oid(lc));
+		if (p != NULL && p->header != NULL)
+			headers = lappend(headers, p);
+	}
 	if (headers == NIL)
 		return false;
 	if (rv_TriggerDepth() > 1)
@@ -215,109 +198,14 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 	/* a row without a version has no representation a tag could name */
 	foreach(lc, headers)
 	{
-		RvPrecondition *p = (RvPrecondition *) lfirst(lc);
-
+		p = (RvPrecondition *) lfirst(lc);
 		if (rv_etag_header_match(p->header, p->len, !current_isnull,
 								 current, 0) != RV_ETAG_MATCH)
-			rv_ReportPreconditionFailed(rel, attnum, p->header, true,
+			rv_ReportPreconditionFailed(rel, attnum, p->header,
 										current, current_isnull);
 	}
 	list_free(headers);
 	return true;
-}
-
-/*
- * Returns whether rel has a row with the primary key of tuple, as the
- * table's owner sees it now; false for a table without a primary key.
- */
-static bool
-rv_KeyExists(Relation rel, HeapTuple tuple)
-{
-	Relation	index;
-	StringInfoData sql;
-	Oid			argtypes[INDEX_MAX_KEYS];
-	Datum		values[INDEX_MAX_KEYS];
-	Oid			save_userid;
-	int			save_sec_context;
-	bool		exists;
-	int			nkeys;
-	int			i;
-
-	/* RelationGetIndexList() sets rd_pkindex */
-	list_free(RelationGetIndexList(rel));
-	if (!OidIsValid(rel->rd_pkindex))
-		return false;
-
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT 1 FROM ONLY %s WHERE ",
-					 quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
-												RelationGetRelationName(rel)));
-	index = index_open(rel->rd_pkindex, AccessShareLock);
-	nkeys = index->rd_index->indnkeyatts;
-	for (i = 0; i < nkeys; i++)
-	{
-		AttrNumber	attnum = index->rd_index->indkey.values[i];
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-		Oid			eqop = get_opfamily_member(index->rd_opfamily[i],
-											   index->rd_opcintype[i],
-											   index->rd_opcintype[i],
-											   BTEqualStrategyNumber);
-		char		param[16];
-		bool		isnull;
-
-		values[i] = heap_getattr(tuple, attnum, RelationGetDescr(rel), &isnull);
-		if (isnull || !OidIsValid(eqop))
-		{
-			index_close(index, AccessShareLock);
-			return false;
-		}
-		argtypes[i] = att->atttypid;
-		snprintf(param, sizeof(param), "$%d", i + 1);
-		if (i > 0)
-			appendStringInfoString(&sql, " AND ");
-		generate_operator_clause(&sql, quote_identifier(NameStr(att->attname)),
-								 att->atttypid, eqop, param, att->atttypid);
-	}
-	index_close(index, AccessShareLock);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rel->rd_rel->relowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-	if (SPI_execute_with_args(sql.data, nkeys, argtypes, values, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
-	exists = SPI_processed > 0;
-	SetUserIdAndSecContext(save_userid, save_sec_context);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-	return exists;
-}
-
-/*
- * Checks the client's INSERT of tuple into rel against the preconditions
- * registered for rel and its ancestors.  If-Match holds only for a row
- * that exists, so the INSERT passes only when a row with its primary key
- * exists already: the insert half of INSERT ... ON CONFLICT DO UPDATE (how
- * PostgREST runs PUT), whose update the trigger then checks.  A new row
- * raises RV001.  Statements that triggers run are not checked, as for
- * UPDATE and DELETE.
- */
-void
-rv_CheckInsertPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
-							HeapTuple tuple)
-{
-	List	   *headers = rv_ApplicableHeaders(rel, ancestors);
-
-	if (headers == NIL || rv_TriggerDepth() > 1 || rv_KeyExists(rel, tuple))
-	{
-		list_free(headers);
-		return;
-	}
-	rv_ReportPreconditionFailed(rel, attnum,
-								((RvPrecondition *) linitial(headers))->header,
-								false, 0, true);
 }
 
 /*

@@ -173,13 +173,12 @@ rv_ReportConflict(Relation rel, AttrNumber attnum,
 
 /*
  * Reports a row that an If-Match precondition registered with
- * expect_match() does not hold for (RV001, or PT412): one at current, or
- * one that does not exist (!exists) and would be inserted.
+ * expect_match() does not hold for (RV001, or PT412).
  */
 void
 rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
-							const char *header, bool exists,
-							int64 current, bool current_isnull)
+							const char *header, int64 current,
+							bool current_isnull)
 {
 	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
 		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
@@ -193,9 +192,6 @@ rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
 			(errcode(code),
 			 errmsg("row version conflict on table \"%s\"",
 					RelationGetRelationName(rel)),
-			 !exists ?
-			 errdetail("Expected If-Match: %s, but the row does not exist.",
-					   header) :
 			 !rv_MaySelectColumn(rel, attnum) ?
 			 errdetail("Expected If-Match: %s, which the row's version does not match.",
 					   header) :

@@ -54,7 +54,6 @@ extern pg_noreturn void rv_ReportNotFound(Relation rel, const char *key);
 extern pg_noreturn void rv_ReportPreconditionFailed(Relation rel,
 													AttrNumber attnum,
 													const char *header,
-													bool exists,
 													int64 current,
 													bool current_isnull);
 
@@ -63,7 +62,5 @@ extern bool rv_HavePreconditions(void);
 extern bool rv_CheckPreconditions(Relation rel, List *ancestors,
 								  AttrNumber attnum, int64 current,
 								  bool current_isnull);
-extern void rv_CheckInsertPreconditions(Relation rel, List *ancestors,
-										AttrNumber attnum, HeapTuple tuple);
 
 #endif							/* ROWVERSION_H */

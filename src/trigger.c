@@ -68,12 +68,11 @@ typedef struct RvTriggerOptions
 } RvTriggerOptions;
 
 /*
- * The version the last UPDATE of a partition gave its row.  When that
- * UPDATE moves the row to another partition, PostgreSQL deletes it and
- * runs the destination's INSERT triggers next, in the same command; in
- * xact mode that INSERT keeps this version instead of starting over, so the
- * row's versions still increase, and in both modes it is no new row for an
- * If-Match precondition.  The next INSERT or UPDATE this trigger
+ * The version the last UPDATE of a partition of an xact-mode table gave its
+ * row.  When that UPDATE moves the row to another partition, PostgreSQL
+ * deletes it and runs the destination's INSERT triggers next, in the same
+ * command; that INSERT keeps this version instead of starting over, so the
+ * row's versions still increase.  The next INSERT or UPDATE this trigger
  * sees consumes it, and it only applies to an INSERT of the same command
  * into a partition of the same partitioned table that carries exactly this
  * version.
@@ -400,37 +399,19 @@ rv_SameRoot(Oid relid1, Oid relid2)
 }
 
 /*
- * Remembers, on a partition, the version an UPDATE leaves its row with, for
- * the INSERT that follows if the row moves.
+ * Remembers, on a partition of an xact-mode table, the version an UPDATE
+ * leaves its row with, for the INSERT that follows if the row moves.
  */
 static void
 rv_RememberMove(Relation rel, RvTriggerOptions *opts, int64 version)
 {
-	if (!rel->rd_rel->relispartition)
+	if (opts->mode != RV_MODE_XACT || !rel->rd_rel->relispartition)
 		return;
 	rv_pending_move.valid = true;
 	rv_pending_move.fxid = GetTopFullTransactionId();
 	rv_pending_move.cid = GetCurrentCommandId(false);
 	rv_pending_move.relid = RelationGetRelid(rel);
 	rv_pending_move.version = version;
-}
-
-/*
- * Fills in opts->ancestors, the partitioned tables rel is a partition of
- * (nearest first), once per statement, for the preconditions.
- */
-static void
-rv_FindAncestors(FunctionCallInfo fcinfo, Relation rel, RvTriggerOptions *opts)
-{
-	MemoryContext oldcxt;
-
-	if (opts->ancestors_known)
-		return;
-	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (rel->rd_rel->relispartition)
-		opts->ancestors = get_partition_ancestors(RelationGetRelid(rel));
-	opts->ancestors_known = true;
-	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -450,7 +431,15 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 
 	if (!rv_HavePreconditions())
 		return false;
-	rv_FindAncestors(fcinfo, rel, opts);
+	if (!opts->ancestors_known)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (rel->rd_rel->relispartition)
+			opts->ancestors = get_partition_ancestors(RelationGetRelid(rel));
+		opts->ancestors_known = true;
+		MemoryContextSwitchTo(oldcxt);
+	}
 	current = rv_GetVersion(tuple, RelationGetDescr(rel), opts, &current_isnull);
 	return rv_CheckPreconditions(rel, opts->ancestors, opts->attnum,
 								 current, current_isnull);
@@ -460,38 +449,28 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
  * BEFORE INSERT: xact mode sets the inserting transaction's ID, replacing
  * whatever the client wrote (but a row that an UPDATE is moving between
  * partitions keeps the version that UPDATE gave it); counter mode keeps a
- * value the client wrote and starts at 1 otherwise.  Under a registered
- * If-Match precondition, a new row is refused (If-Match holds only for a
- * row that exists): see rv_CheckInsertPreconditions().
+ * value the client wrote and starts at 1 otherwise.
  */
 static HeapTuple
-rv_OnInsert(FunctionCallInfo fcinfo, TriggerData *trigdata,
-			RvTriggerOptions *opts, const RvPendingMove *move)
+rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
+			const RvPendingMove *move)
 {
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
 	HeapTuple	tuple = trigdata->tg_trigtuple;
 	bool		isnull;
 	int64		version = rv_GetVersion(tuple, desc, opts, &isnull);
-	bool		moving;
-
-	/* the INSERT half of an UPDATE that moves the row to this partition */
-	moving = !isnull && move->valid && version == move->version &&
-		rel->rd_rel->relispartition &&
-		FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
-		move->cid == GetCurrentCommandId(false) &&
-		rv_SameRoot(move->relid, RelationGetRelid(rel));
-
-	if (!moving && rv_HavePreconditions())
-	{
-		rv_FindAncestors(fcinfo, rel, opts);
-		rv_CheckInsertPreconditions(rel, opts->ancestors, opts->attnum, tuple);
-	}
 
 	if (opts->mode == RV_MODE_COUNTER)
 		return isnull ? rv_SetVersion(tuple, desc, opts, 1) : tuple;
-	if (moving)
+
+	if (!isnull && move->valid && version == move->version &&
+		rel->rd_rel->relispartition &&
+		FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
+		move->cid == GetCurrentCommandId(false) &&
+		rv_SameRoot(move->relid, RelationGetRelid(rel)))
 		return tuple;
+
 	return rv_SetVersion(tuple, desc, opts, rv_CurrentXactVersion());
 }
 
@@ -615,6 +594,6 @@ version_trigger(PG_FUNCTION_ARGS)
 	rv_pending_move.valid = false;
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
-		return PointerGetDatum(rv_OnInsert(fcinfo, trigdata, opts, &move));
+		return PointerGetDatum(rv_OnInsert(trigdata, opts, &move));
 	return PointerGetDatum(rv_OnUpdate(fcinfo, trigdata, opts));
 }

@@ -53,25 +53,6 @@ SELECT h, (rvtest.error(format($$SELECT rowversion.expect_match('rvtest.doc', %L
                                   UPDATE rvtest.doc SET name = name WHERE id = 2$$, h))).code
 FROM (VALUES ('W/"1"'), ('"1'), ('1'), (''), ('"1" "2"'), ('*, "1"')) AS v(h);
 
--- If-Match holds only for a row that exists: under a precondition an
--- INSERT of a new row is refused, also as the insert half of INSERT ... ON
--- CONFLICT DO UPDATE (a PUT that would create the row); for an existing
--- row the update half is checked as any update.
-BEGIN;
-SELECT rowversion.expect_match('rvtest.doc', '*');
-SELECT * FROM rvtest.error($$INSERT INTO rvtest.doc VALUES (9, 'new')$$);
-SELECT * FROM rvtest.error($$INSERT INTO rvtest.doc VALUES (9, 'new')
-                             ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name$$);
-INSERT INTO rvtest.doc VALUES (1, 'put') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name
-RETURNING id, name, row_version;
-SELECT rowversion.expect_match('rvtest.doc', '"1"');
-SELECT (rvtest.error($$INSERT INTO rvtest.doc VALUES (1, 'stale put')
-                       ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name$$)).code;
-INSERT INTO rvtest.doc VALUES (2, 'put') ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name
-RETURNING id, name, row_version;
-ROLLBACK;
-SELECT count(*) FROM rvtest.doc WHERE id = 9;
-
 -- Several tables can each have one; calling again replaces the header; a
 -- NULL header removes it.
 CREATE TABLE rvtest.note (id int PRIMARY KEY, body text);
