@@ -480,6 +480,16 @@ BEGIN
   END IF;
   fk := rowversion.find_foreign_key(child, parent, via);
   fkname := (SELECT conname FROM pg_constraint WHERE oid = fk);
+  -- The bump runs as the parent's owner, for a child whose owner has that
+  -- owner's rights (checked again at run time).
+  IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = child),
+                     (SELECT relowner FROM pg_class WHERE oid = parent), 'USAGE') THEN
+    RAISE EXCEPTION 'permission denied to propagate from table "%" to table "%"',
+                    (SELECT relname FROM pg_class WHERE oid = child),
+                    (SELECT relname FROM pg_class WHERE oid = parent)
+      USING ERRCODE = 'insufficient_privilege',
+            DETAIL = 'The owner of the child table must have the privileges of the owner of the parent table.';
+  END IF;
 
   -- No cycles: the parent must not reach the child through propagations.
   IF child = parent OR EXISTS (

@@ -24,16 +24,16 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
-#include "catalog/pg_inherits.h"
+#include "catalog/pg_type.h"
 #include "catalog/pg_trigger.h"
 #include "commands/trigger.h"
+#include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -142,17 +142,6 @@ rv_FindPrecondition(Oid relid)
 }
 
 /*
- * Returns the trigger depth: 1 in a row trigger that the client's own
- * statement fired, more in one fired by a statement that another trigger
- * ran.
- */
-static int
-rv_TriggerDepth(void)
-{
-	return DatumGetInt32(OidFunctionCall0Coll(F_PG_TRIGGER_DEPTH, InvalidOid));
-}
-
-/*
  * Checks the preconditions registered for rel and for the partitioned
  * tables it is a partition of (ancestors, nearest first) against a row at
  * version current, which the caller has locked: raises RV001 when one does
@@ -238,6 +227,53 @@ rv_CheckPreconditionTrigger(Relation rel, Oid nsp)
 }
 
 /*
+ * Refuses a precondition on partitioned table rel when a partition's clone
+ * of its row trigger tg does not fire on both UPDATE and DELETE, or does
+ * not fire now.  Reads the catalogs without locking the partitions, so a
+ * request does not take a lock on each of thousands of them.
+ */
+static void
+rv_CheckPartitionTriggers(Relation rel, Trigger *tg)
+{
+	bool		replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
+	Oid			argtypes[3] = {REGCLASSOID, OIDOID, CHAROID};
+	Datum		args[3];
+	char	   *partname = NULL;
+
+	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
+	args[1] = ObjectIdGetDatum(tg->tgfoid);
+	args[2] = CharGetDatum(replica ? TRIGGER_FIRES_ON_REPLICA : TRIGGER_FIRES_ON_ORIGIN);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute_with_args(
+			"SELECT c.relname FROM pg_catalog.pg_partition_tree($1) AS p "
+			"JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) p.relid "
+			"WHERE p.relid OPERATOR(pg_catalog.<>) $1 "
+			"AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS t "
+			"  WHERE t.tgrelid OPERATOR(pg_catalog.=) p.relid "
+			"  AND t.tgfoid OPERATOR(pg_catalog.=) $2 "
+			"  AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 24) OPERATOR(pg_catalog.=) 24 "
+			"  AND t.tgenabled OPERATOR(pg_catalog.=) ANY (ARRAY['A', $3]::pg_catalog.\"char\"[])) "
+			"LIMIT 1",
+			3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_with_args failed");
+	if (SPI_processed > 0)
+		partname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (partname != NULL)
+		partname = MemoryContextStrdup(CurTransactionContext, partname);
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	if (partname != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("row versions of partition \"%s\" of table \"%s\" are not being kept",
+						partname, RelationGetRelationName(rel)),
+				 errdetail("Its trigger \"%s\" is disabled, or does not fire on UPDATE and DELETE, or not while session_replication_role is \"%s\".",
+						   tg->tgname, replica ? "replica" : "origin"),
+				 errtable(rel)));
+}
+
+/*
  * Registers header (NULL: none) as the If-Match precondition of table
  * relid for the rest of the transaction, replacing an earlier one.  The
  * caller must be allowed to update or delete rows of the table, and the
@@ -280,20 +316,7 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 
 	/* a partition whose trigger does not fire would let writes through */
 	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-	{
-		ListCell   *lc;
-
-		foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
-		{
-			Relation	part;
-
-			if (lfirst_oid(lc) == relid)
-				continue;
-			part = relation_open(lfirst_oid(lc), NoLock);
-			rv_CheckPreconditionTrigger(part, get_func_namespace(fn_oid));
-			relation_close(part, NoLock);
-		}
-	}
+		rv_CheckPartitionTriggers(rel, rv_FindVersionTrigger(rel, get_func_namespace(fn_oid)));
 
 	if (header != NULL && VARSIZE_ANY_EXHDR(header) > RV_MAX_IF_MATCH)
 		ereport(ERROR,

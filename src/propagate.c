@@ -13,7 +13,8 @@
  *	   FOR EACH ROW (cloned onto partitions): propagate_collect() notes the
  *	   key each changed row references, old and new, in a list of pending
  *	   keys for the child table and foreign key.  Named to sort after the
- *	   table's version trigger, it sees the row as it will be stored.
+ *	   table's version trigger, it sees the row as the table's other BEFORE
+ *	   triggers leave it.
  *
  *	 rv_propagate_<oid>, AFTER INSERT OR UPDATE OR DELETE ... FOR EACH
  *	   STATEMENT (its second argument, the parent's version column, is
@@ -26,15 +27,19 @@
  * rows in transition tables and reading them back in SQL.  Consecutive
  * duplicates are noted once, so a statement over many children of one
  * parent notes one key.  Pending keys are kept per child table, foreign key
- * and trigger depth: a statement's row and statement triggers run at the
- * same depth, and a statement that a trigger runs inside it at a greater
- * one, so each statement takes exactly the keys it noted.  Keys noted in a
- * subtransaction that rolls back are dropped with it; keys that no
- * statement trigger took (a statement naming a partition made after
+ * and trigger depth, each row with the subtransaction that noted it.  A
+ * statement trigger takes the rows its own subtransaction noted at its
+ * depth or deeper: its statement's rows, those of statements that triggers
+ * ran inside it and of a foreign key's cascade (whose statement triggers
+ * fire with the statement that caused it), but not those of an outer
+ * statement still running when a function it calls writes the same child.
+ * Rows noted in a subtransaction that rolls back are dropped with it; rows
+ * that no statement trigger took (a statement naming a partition made after
  * propagate()) fail the commit rather than leave parents unbumped.  A key
  * noted for a row that is then not stored (a later BEFORE trigger skipped
  * it, or INSERT ... ON CONFLICT DO NOTHING) bumps its parent needlessly,
- * never too little.  Foreign keys over generated columns, which BEFORE
+ * never too little -- unless a BEFORE trigger named to sort after this one
+ * changes the key.  Foreign keys over generated columns, which BEFORE
  * triggers cannot see, are refused by propagate().
  *
  * The bump is a touch that claims the parent's current version
@@ -64,7 +69,6 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
-#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -87,7 +91,6 @@ typedef struct RvPendingKeys
 	Oid			relid;
 	NameData	fkname;
 	int			depth;
-	Oid			notedrelid;		/* the table or partition noted last */
 	MemoryContext cxt;			/* the rows; reset when they are taken */
 	int			nkeys;
 	Oid			types[INDEX_MAX_KEYS];	/* the child's key column types */
@@ -119,16 +122,6 @@ typedef struct RvCollectInfo
 } RvCollectInfo;
 
 /*
- * Returns the trigger depth: 1 in a trigger that a client's statement
- * fired, more in one fired by a statement that a trigger ran.
- */
-static int
-rv_TriggerDepth(void)
-{
-	return DatumGetInt32(OidFunctionCall0Coll(F_PG_TRIGGER_DEPTH, InvalidOid));
-}
-
-/*
  * At commit, refuses keys that no statement trigger took: rows changed by
  * statements naming a partition created or attached after propagate(),
  * which has no statement trigger.  Their parents would keep their versions.
@@ -147,14 +140,16 @@ rv_PendingKeysXactCallback(XactEvent event, void *arg)
 			{
 				RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-				if (pk->nrows > 0)
+				char	   *relname = get_rel_name(pk->relid);
+
+				/* (a child dropped since has no rows left to speak for) */
+				if (pk->nrows > 0 && relname != NULL)
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 							 errmsg("changes to table \"%s\" were not propagated through foreign key \"%s\"",
-									get_rel_name(pk->notedrelid), NameStr(pk->fkname)),
-							 errdetail("Table \"%s\" has no statement trigger of rowversion.propagate().",
-									   get_rel_name(pk->notedrelid)),
-							 errhint("Call rowversion.propagate() again after creating or attaching partitions.")));
+									relname, NameStr(pk->fkname)),
+							 errdetail("No statement trigger of rowversion.propagate() ran for them, as on a partition created or attached after it was called."),
+							 errhint("Call rowversion.propagate() again.")));
 			}
 			break;
 		case XACT_EVENT_COMMIT:
@@ -170,6 +165,19 @@ rv_PendingKeysXactCallback(XactEvent event, void *arg)
 }
 
 /*
+ * Empties pk, freeing the rows' memory.
+ */
+static void
+rv_ResetPendingKeys(RvPendingKeys *pk)
+{
+	MemoryContextReset(pk->cxt);
+	pk->nrows = 0;
+	pk->maxrows = 0;
+	pk->values = NULL;
+	pk->subids = NULL;
+}
+
+/*
  * Forgets the keys of rows that a rolled-back subtransaction changed, and
  * hands those of one that commits to its parent.
  */
@@ -181,29 +189,29 @@ rv_PendingKeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
+
+	/*
+	 * Rows are noted in time order, and those of a subtransaction's own
+	 * children have been dropped or handed to it when they ended: its rows
+	 * are the last ones of each list.
+	 */
 	foreach(lc, rv_pending_keys)
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
-		int			kept = 0;
-		int			r;
+		int			r = pk->nrows;
 
-		for (r = 0; r < pk->nrows; r++)
+		while (r > 0 && pk->subids[r - 1] == mySubid)
 		{
-			if (pk->subids[r] == mySubid)
-			{
-				if (event == SUBXACT_EVENT_ABORT_SUB)
-					continue;
+			r--;
+			if (event == SUBXACT_EVENT_COMMIT_SUB)
 				pk->subids[r] = parentSubid;
-			}
-			if (kept != r)
-			{
-				memmove(pk->values + kept * pk->nkeys, pk->values + r * pk->nkeys,
-						sizeof(Datum) * pk->nkeys);
-				pk->subids[kept] = pk->subids[r];
-			}
-			kept++;
 		}
-		pk->nrows = kept;
+		if (event == SUBXACT_EVENT_ABORT_SUB)
+		{
+			pk->nrows = r;
+			if (r == 0)
+				rv_ResetPendingKeys(pk);
+		}
 	}
 }
 
@@ -246,18 +254,6 @@ rv_GetPendingKeys(Oid relid, const char *fkname, int depth, bool create)
 	return pk;
 }
 
-/*
- * Empties pk, freeing the rows' memory.
- */
-static void
-rv_ResetPendingKeys(RvPendingKeys *pk)
-{
-	MemoryContextReset(pk->cxt);
-	pk->nrows = 0;
-	pk->maxrows = 0;
-	pk->values = NULL;
-	pk->subids = NULL;
-}
 
 /*
  * Returns the foreign key fkname of child table relid as its pg_constraint
@@ -372,7 +368,6 @@ rv_NoteKey(RvCollectInfo *info, Relation rel, HeapTuple tuple)
 								pk->values[(pk->nrows - 1) * pk->nkeys + i],
 								pk->typbyval[i], pk->typlen[i]);
 	}
-	pk->notedrelid = RelationGetRelid(rel);
 	if (same)
 		return;
 
@@ -487,6 +482,90 @@ rv_RelOwner(Oid relid)
 }
 
 /*
+ * Returns a list of pending keys of child table relid and foreign key
+ * fkname at trigger depth depth or deeper that holds rows, or NULL.
+ */
+static RvPendingKeys *
+rv_FindAnyPendingKeys(Oid relid, const char *fkname, int depth)
+{
+	ListCell   *lc;
+
+	foreach(lc, rv_pending_keys)
+	{
+		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
+
+		if (pk->relid == relid && pk->depth >= depth && pk->nrows > 0 &&
+			strcmp(NameStr(pk->fkname), fkname) == 0)
+			return pk;
+	}
+	return NULL;
+}
+
+/*
+ * Takes the rows that the current subtransaction noted in the lists of
+ * child table relid and foreign key fkname at trigger depth depth or
+ * deeper, and returns their number; args gets one array per key column,
+ * of the key column types that like (one of those lists) records.  The
+ * lists keep their other rows.
+ */
+static int
+rv_TakePendingKeys(Oid relid, const char *fkname, int depth,
+				   const RvPendingKeys *like, Datum *args)
+{
+	SubTransactionId current = GetCurrentSubTransactionId();
+	int			nkeys = like->nkeys;
+	int			total = 0;
+	Datum	   *columns[INDEX_MAX_KEYS];
+	ListCell   *lc;
+	int			i;
+
+	foreach(lc, rv_pending_keys)
+	{
+		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
+
+		if (pk->relid == relid && pk->depth >= depth &&
+			strcmp(NameStr(pk->fkname), fkname) == 0)
+			total += pk->nrows;
+	}
+	for (i = 0; i < nkeys; i++)
+		columns[i] = (Datum *) MemoryContextAllocHuge(CurrentMemoryContext,
+													  sizeof(Datum) * Max(total, 1));
+
+	total = 0;
+	foreach(lc, rv_pending_keys)
+	{
+		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
+		int			first = pk->nrows;
+		int			r;
+
+		if (pk->relid != relid || pk->depth < depth ||
+			strcmp(NameStr(pk->fkname), fkname) != 0)
+			continue;
+		/* this subtransaction's rows are the last ones (see above) */
+		while (first > 0 && pk->subids[first - 1] == current)
+			first--;
+		for (r = first; r < pk->nrows; r++, total++)
+			for (i = 0; i < nkeys; i++)
+				columns[i][total] = pk->values[r * nkeys + i];
+		/* (the arrays below copy the values before the lists are reset) */
+		pk->nrows = first;
+	}
+
+	for (i = 0; total > 0 && i < nkeys; i++)
+		args[i] = PointerGetDatum(construct_array(columns[i], total, like->types[i],
+												  like->typlen[i], like->typbyval[i],
+												  like->typalign[i]));
+	foreach(lc, rv_pending_keys)
+	{
+		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
+
+		if (pk->relid == relid && pk->nrows == 0 && pk->values != NULL)
+			rv_ResetPendingKeys(pk);
+	}
+	return total;
+}
+
+/*
  * Appends "ROWS FROM (pg_catalog.unnest($1), ...) AS k(k1, ...)": the
  * pending keys, passed as one array per key column.  (Qualified: the bump
  * runs as the parent's owner, under the caller's search_path.)
@@ -537,6 +616,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	StringInfoData sql;
 	Oid			save_userid;
 	int			save_sec_context;
+	int			depth;
 	int			nrows;
 	int			i;
 
@@ -570,8 +650,9 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	root = RelationGetRelid(child);
 	if (child->rd_rel->relispartition)
 		root = llast_oid(get_partition_ancestors(root));
-	pk = rv_GetPendingKeys(root, tg->tgargs[0], rv_TriggerDepth(), false);
-	if (pk == NULL || pk->nrows == 0)
+	depth = rv_TriggerDepth();
+	pk = rv_FindAnyPendingKeys(root, tg->tgargs[0], depth);
+	if (pk == NULL)
 		return PointerGetDatum(NULL);
 
 	contup = rv_FindForeignKey(root, tg->tgargs[0], child);
@@ -584,27 +665,25 @@ propagate_trigger(PG_FUNCTION_ARGS)
 				 errmsg("foreign key \"%s\" of table \"%s\" changed during the statement",
 						tg->tgargs[0], RelationGetRelationName(child))));
 
-	/* take the keys: what the bump changes notes keys of its own */
-	nrows = pk->nrows;
+	/*
+	 * Take the keys: what the bump changes notes keys of its own.  Those of
+	 * this statement are the ones its subtransaction noted, at its depth or
+	 * deeper (a foreign key's cascade notes rows at a greater depth, but
+	 * its statement triggers fire with the statement that caused it); rows
+	 * of an outer subtransaction belong to a statement still running.
+	 */
+	nrows = rv_TakePendingKeys(root, tg->tgargs[0], depth, pk, args);
+	if (nrows == 0)
+		return PointerGetDatum(NULL);
 	for (i = 0; i < nkeys; i++)
 	{
-		Datum	   *column = (Datum *) MemoryContextAllocHuge(CurrentMemoryContext,
-																 sizeof(Datum) * nrows);
-		int			r;
-
-		for (r = 0; r < nrows; r++)
-			column[r] = pk->values[r * nkeys + i];
 		argtypes[i] = get_array_type(pk->types[i]);
 		if (!OidIsValid(argtypes[i]))
 			ereport(ERROR,
 					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 					 errmsg("cannot propagate through foreign key \"%s\": type %s has no array type",
 							tg->tgargs[0], format_type_be(pk->types[i]))));
-		args[i] = PointerGetDatum(construct_array(column, nrows, pk->types[i],
-												  pk->typlen[i], pk->typbyval[i],
-												  pk->typalign[i]));
 	}
-	rv_ResetPendingKeys(pk);
 
 	/*
 	 * The trigger functions can be attached to any table by anyone: bump as
@@ -612,11 +691,11 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	 * rights (as propagate() requires), and only the parent's real version
 	 * column, as its row trigger names it now.
 	 */
-	if (!has_privs_of_role(child->rd_rel->relowner, rv_RelOwner(parentid)))
+	if (!has_privs_of_role(rv_RelOwner(root), rv_RelOwner(parentid)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
-						RelationGetRelationName(child), get_rel_name(parentid)),
+						get_rel_name(root), get_rel_name(parentid)),
 				 errdetail("The owner of the child table must have the privileges of the owner of the parent table.")));
 	parent = table_open(parentid, AccessShareLock);
 	vtrigger = rv_FindVersionTrigger(parent, get_func_namespace(fcinfo->flinfo->fn_oid));
@@ -659,7 +738,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 		appendStringInfo(&sql, "%sp.%s", i > 0 ? ", " : "",
 						 quote_identifier(get_attname(parentid, pkattnums[i], false)));
 	appendStringInfoString(&sql, " FOR NO KEY UPDATE OF p");
-	if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
 
 	if (SPI_processed > 0)
@@ -667,7 +746,8 @@ propagate_trigger(PG_FUNCTION_ARGS)
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "UPDATE %s%s AS p SET %s = p.%s WHERE EXISTS (SELECT FROM %s WHERE %s)",
 						 only, qparent, vcol, vcol, keys.data, qual.data);
-		if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) != SPI_OK_UPDATE)
+		/* (a rule on the parent may turn it into something else) */
+		if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) < 0)
 			elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
 	}
 

@@ -19,6 +19,7 @@
 #include "utils/acl.h"
 #include "utils/lsyscache.h"
 #include "utils/elog.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
 
 RV_MODULE_MAGIC;
@@ -292,4 +293,17 @@ rv_CheckTriggerFires(Relation rel, char tgenabled, const char *tgname)
 			 errdetail("Trigger \"%s\" does not fire while session_replication_role is \"%s\".",
 					   tgname, replica ? "replica" : "origin"),
 			 errtable(rel)));
+}
+
+/*
+ * Returns the trigger depth (pg_trigger_depth()): 1 in a trigger that the
+ * client's statement fired -- a statement the client sent, or one that a
+ * function the client's statement called ran -- and more in a trigger
+ * fired by a statement that another trigger ran (a foreign key's cascade,
+ * propagate()'s bump, the application's triggers).
+ */
+int
+rv_TriggerDepth(void)
+{
+	return DatumGetInt32(OidFunctionCall0Coll(F_PG_TRIGGER_DEPTH, InvalidOid));
 }

@@ -43,6 +43,7 @@ extern int64 rv_VersionTypeMax(Oid typid);
 extern Trigger *rv_FindVersionTrigger(Relation rel, Oid nsp);
 extern void rv_CheckTriggerFires(Relation rel, char tgenabled,
 								 const char *tgname);
+extern int	rv_TriggerDepth(void);
 
 /* rowversion.c: the three conditions, reported with the style's SQLSTATE */
 extern pg_noreturn void rv_ReportConflict(Relation rel, AttrNumber attnum,

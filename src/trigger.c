@@ -24,6 +24,7 @@
 #include "rowversion.h"
 
 #include "access/htup_details.h"
+#include "storage/itemptr.h"
 #include "access/tupmacs.h"
 #include "access/sysattr.h"
 #include "access/transam.h"
@@ -70,19 +71,24 @@ typedef struct RvTriggerOptions
 /*
  * The version the last UPDATE of a partition of an xact-mode table gave its
  * row.  When that UPDATE moves the row to another partition, PostgreSQL
- * deletes it and runs the destination's INSERT triggers next, in the same
- * command; that INSERT keeps this version instead of starting over, so the
- * row's versions still increase.  The next INSERT or UPDATE this trigger
- * sees consumes it, and it only applies to an INSERT of the same command
+ * deletes it from the old partition (whose BEFORE DELETE trigger, this one,
+ * finds the same row and arms the note) and then runs the destination's
+ * INSERT triggers; that INSERT keeps this version instead of starting over,
+ * so the row's versions still increase.  Statements that other triggers run
+ * in between (an audit trigger's INSERT, say) run at a greater trigger
+ * depth and leave the note alone; the next INSERT or UPDATE at the note's
+ * own depth consumes it.  It applies only to an armed note and an INSERT
  * into a partition of the same partitioned table that carries exactly this
  * version.
  */
 typedef struct RvPendingMove
 {
 	bool		valid;
-	FullTransactionId fxid;		/* top-level transaction of that UPDATE */
-	CommandId	cid;			/* its command */
+	bool		armed;			/* its row's DELETE has been seen */
+	int			depth;			/* trigger depth of that UPDATE */
+	FullTransactionId fxid;		/* its top-level transaction */
 	Oid			relid;			/* the partition it updated */
+	ItemPointerData ctid;		/* the row it updated */
 	int64		version;		/* the version the row left with */
 } RvPendingMove;
 
@@ -403,14 +409,17 @@ rv_SameRoot(Oid relid1, Oid relid2)
  * leaves its row with, for the INSERT that follows if the row moves.
  */
 static void
-rv_RememberMove(Relation rel, RvTriggerOptions *opts, int64 version)
+rv_RememberMove(Relation rel, RvTriggerOptions *opts, HeapTuple oldtuple,
+				int64 version)
 {
 	if (opts->mode != RV_MODE_XACT || !rel->rd_rel->relispartition)
 		return;
 	rv_pending_move.valid = true;
+	rv_pending_move.armed = false;
+	rv_pending_move.depth = rv_TriggerDepth();
 	rv_pending_move.fxid = GetTopFullTransactionId();
-	rv_pending_move.cid = GetCurrentCommandId(false);
 	rv_pending_move.relid = RelationGetRelid(rel);
+	rv_pending_move.ctid = oldtuple->t_self;
 	rv_pending_move.version = version;
 }
 
@@ -464,10 +473,9 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 	if (opts->mode == RV_MODE_COUNTER)
 		return isnull ? rv_SetVersion(tuple, desc, opts, 1) : tuple;
 
-	if (!isnull && move->valid && version == move->version &&
+	if (!isnull && move->valid && move->armed && version == move->version &&
 		rel->rd_rel->relispartition &&
 		FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
-		move->cid == GetCurrentCommandId(false) &&
 		rv_SameRoot(move->relid, RelationGetRelid(rel)))
 		return tuple;
 
@@ -515,7 +523,7 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 
 			if (!current_isnull)
 			{
-				rv_RememberMove(rel, opts, current);
+				rv_RememberMove(rel, opts, trigdata->tg_trigtuple, current);
 				if (new_isnull || written != current)
 					newtuple = rv_SetVersion(newtuple, desc, opts, current);
 			}
@@ -549,7 +557,7 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	}
 
 	next = rv_NextVersion(rel, opts, current, current_isnull);
-	rv_RememberMove(rel, opts, next);
+	rv_RememberMove(rel, opts, trigdata->tg_trigtuple, next);
 	return rv_SetVersion(trigdata->tg_newtuple, desc, opts, next);
 }
 
@@ -580,6 +588,11 @@ version_trigger(PG_FUNCTION_ARGS)
 
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{
+		/* the DELETE half of an UPDATE that moves its row */
+		if (rv_pending_move.valid && !rv_pending_move.armed &&
+			ItemPointerEquals(&rv_pending_move.ctid, &trigdata->tg_trigtuple->t_self) &&
+			rv_pending_move.depth == rv_TriggerDepth())
+			rv_pending_move.armed = true;
 		if (rv_HavePreconditions())
 			rv_CheckRowPreconditions(fcinfo, trigdata,
 									 rv_GetOptions(fcinfo, trigdata),
@@ -589,9 +602,24 @@ version_trigger(PG_FUNCTION_ARGS)
 
 	opts = rv_GetOptions(fcinfo, trigdata);
 
-	/* a pending move applies to the INSERT right after its UPDATE, or none */
-	move = rv_pending_move;
-	rv_pending_move.valid = false;
+	/*
+	 * A pending move applies to the INSERT at its own trigger depth right
+	 * after its UPDATE (and DELETE), or none: an INSERT or UPDATE at that
+	 * depth consumes it, one at a greater depth leaves it, and a note from a
+	 * greater depth is stale.
+	 */
+	memset(&move, 0, sizeof(move));
+	if (rv_pending_move.valid)
+	{
+		int			depth = rv_TriggerDepth();
+
+		if (depth <= rv_pending_move.depth)
+		{
+			if (depth == rv_pending_move.depth)
+				move = rv_pending_move;
+			rv_pending_move.valid = false;
+		}
+	}
 
 	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		return PointerGetDatum(rv_OnInsert(trigdata, opts, &move));

@@ -49,6 +49,27 @@ INSERT INTO rvtest.orders VALUES ('eu', 4, 40);
 SELECT row_version = pg_current_xact_id()::text::bigint AS is_xact_id
 FROM rvtest.orders WHERE id = 4;
 COMMIT;
+-- ...also when another trigger runs statements between the move's DELETE
+-- and INSERT (an audit trigger on the destination, itself writing to a
+-- table that keeps row versions).
+CREATE TABLE rvtest.audit (id serial PRIMARY KEY, what text);
+SELECT rowversion.enable('rvtest.audit');
+CREATE FUNCTION rvtest.audit_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO rvtest.audit (what) VALUES (TG_TABLE_NAME);
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER audit BEFORE INSERT ON rvtest.orders FOR EACH ROW
+  EXECUTE FUNCTION rvtest.audit_insert();
+SET session_replication_role = replica;
+UPDATE rvtest.orders SET row_version = 9100000000000 WHERE id = 1;
+RESET session_replication_role;
+UPDATE rvtest.orders SET region = 'eu', row_version = 9100000000000 WHERE id = 1
+  RETURNING tableoid::regclass, row_version;
+SELECT what FROM rvtest.audit;
+DROP TABLE rvtest.audit;
+DROP FUNCTION rvtest.audit_insert() CASCADE;
 
 DROP TABLE rvtest.orders;
 

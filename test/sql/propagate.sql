@@ -150,6 +150,46 @@ SELECT o.id, o.row_version - b.row_version AS bumps
 FROM rvtest.orders o JOIN before b USING (id) ORDER BY id;
 DROP TABLE before;
 
+-- A function that the statement calls writes the same child in a
+-- subtransaction that rolls back: the outer statement's own rows still
+-- bump their parents.
+CREATE FUNCTION rvtest.try_insert(q int) RETURNS int LANGUAGE plpgsql AS $$
+BEGIN
+  BEGIN
+    INSERT INTO rvtest.lines VALUES (3, 200 + q, 1);
+    RAISE EXCEPTION 'undone';
+  EXCEPTION WHEN raise_exception THEN
+    NULL;
+  END;
+  RETURN q;
+END
+$$;
+CREATE TEMP TABLE before AS SELECT id, row_version FROM rvtest.orders;
+UPDATE rvtest.lines SET qty = rvtest.try_insert(qty) WHERE order_id = 1 AND line = 1;
+SELECT o.id, o.row_version - b.row_version AS bumps
+FROM rvtest.orders o JOIN before b USING (id) ORDER BY id;
+DROP TABLE before;
+DROP FUNCTION rvtest.try_insert(int);
+
+-- A foreign key's cascade is propagated with the statement that caused it
+-- (its statement triggers fire with that statement, its row triggers
+-- deeper), and commits.
+CREATE TABLE rvtest.cparent (id int PRIMARY KEY);
+CREATE TABLE rvtest.cchild (id int PRIMARY KEY,
+  pid int REFERENCES rvtest.cparent ON DELETE CASCADE ON UPDATE CASCADE);
+CREATE TABLE rvtest.cgrand (id int PRIMARY KEY, cid int REFERENCES rvtest.cchild);
+SELECT rowversion.enable('rvtest.cparent', mode => 'counter');
+SELECT rowversion.enable('rvtest.cchild', mode => 'counter');
+SELECT rowversion.enable('rvtest.cgrand', mode => 'counter');
+SELECT rowversion.propagate('rvtest.cchild', 'rvtest.cparent');
+INSERT INTO rvtest.cparent VALUES (1), (2);
+INSERT INTO rvtest.cchild VALUES (10, 1), (20, 2);
+UPDATE rvtest.cparent SET id = 3 WHERE id = 1;
+DELETE FROM rvtest.cparent WHERE id = 2;
+SELECT id, row_version FROM rvtest.cparent ORDER BY id;
+SELECT id, pid FROM rvtest.cchild ORDER BY id;
+DROP TABLE rvtest.cgrand, rvtest.cchild, rvtest.cparent;
+
 -- The bump names only what it means: a function of the caller's schema
 -- called unnest, as the parent's owner, is not called.
 CREATE SCHEMA rvtest_trap;
@@ -172,7 +212,17 @@ CREATE TRIGGER b AFTER INSERT ON rvtest.stray FOR EACH STATEMENT
   EXECUTE FUNCTION rowversion.propagate_trigger('stray_order_id_fkey', 'note');
 SELECT * FROM rvtest.error($$INSERT INTO rvtest.stray VALUES (1, 1)$$);
 DROP TABLE rvtest.stray;
+-- propagate() itself refuses such owners
+CREATE TABLE rvtest.stray (id int PRIMARY KEY, order_id int REFERENCES rvtest.orders);
+ALTER TABLE rvtest.stray OWNER TO rv_stranger;
+SELECT * FROM rvtest.error($$SELECT rowversion.propagate('rvtest.stray', 'rvtest.orders')$$);
+DROP TABLE rvtest.stray;
 DROP ROLE rv_stranger;
+-- a rule that turns the parent's bump into nothing: no bump, no error
+BEGIN;
+CREATE RULE no_touch AS ON UPDATE TO rvtest.orders DO INSTEAD NOTHING;
+UPDATE rvtest.lines SET qty = 0 WHERE order_id = 1;
+ROLLBACK;
 BEGIN;
 SELECT rowversion.disable('rvtest.orders');
 SELECT * FROM rvtest.error($$UPDATE rvtest.lines SET qty = 0 WHERE order_id = 1$$);
