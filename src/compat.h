@@ -64,4 +64,14 @@
 #define pg_noreturn pg_attribute_noreturn()
 #endif
 
+/*
+ * 19 compiled as C23 (GCC 15's default) makes pg_noreturn the [[noreturn]]
+ * attribute, which must open a declaration and so fails after "extern" or
+ * "static".  GCC's and Clang's own attribute means the same in any position.
+ */
+#if PG_VERSION_NUM >= 190000 && defined(__GNUC__)
+#undef pg_noreturn
+#define pg_noreturn __attribute__((noreturn))
+#endif
+
 #endif							/* RV_COMPAT_H */

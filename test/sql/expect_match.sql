@@ -103,7 +103,7 @@ ROLLBACK;
 -- statement and let the next write through (25P01).
 SELECT rowversion.expect_match('rvtest.doc', '"1"');
 -- (a multi-statement query string is one transaction block)
-SELECT rowversion.expect_match('rvtest.doc', '"9"') \; UPDATE rvtest.doc SET name = name WHERE id = 2;
+DO $$ BEGIN PERFORM rowversion.expect_match('rvtest.doc', '"9"'); END $$ \; UPDATE rvtest.doc SET name = name WHERE id = 2;
 UPDATE rvtest.doc SET name = name WHERE id = 2 RETURNING row_version;
 
 -- Bad input: each a clear error, nothing registered.
