@@ -64,6 +64,9 @@ typedef struct RvPrecondition
 /* registrations of the current transaction, oldest first */
 static List *rv_preconditions = NIL;
 
+/* whether there are any, for the row trigger's fast path */
+bool		rv_have_preconditions = false;
+
 static bool rv_callbacks_registered = false;
 
 /*
@@ -81,6 +84,7 @@ rv_PreconditionXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			rv_preconditions = NIL;
+			rv_have_preconditions = false;
 			break;
 		default:
 			break;
@@ -110,18 +114,11 @@ rv_PreconditionSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		else
 		{
 			rv_preconditions = foreach_delete_current(rv_preconditions, lc);
+			rv_have_preconditions = rv_preconditions != NIL;
 		}
 	}
 }
 
-/*
- * Returns whether any precondition is registered in this transaction.
- */
-bool
-rv_HavePreconditions(void)
-{
-	return rv_preconditions != NIL;
-}
 
 /*
  * Returns the newest registration for relid, or NULL when there is none.
@@ -342,6 +339,7 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 	p->header = header ? text_to_cstring(header) : NULL;
 	p->len = header ? (int) strlen(p->header) : 0;
 	rv_preconditions = lappend(rv_preconditions, p);
+	rv_have_preconditions = true;
 	MemoryContextSwitchTo(oldcxt);
 }
 

@@ -59,7 +59,7 @@ extern pg_noreturn void rv_ReportPreconditionFailed(Relation rel,
 													bool current_isnull);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
-extern bool rv_HavePreconditions(void);
+extern bool rv_have_preconditions;	/* whether any is registered */
 extern bool rv_CheckPreconditions(Relation rel, List *ancestors,
 								  AttrNumber attnum, int64 current,
 								  bool current_isnull);

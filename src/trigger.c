@@ -110,26 +110,21 @@ rv_ReportBadArguments(Trigger *tg, Relation rel, const char *detail)
 }
 
 /*
- * Returns the options of the firing trigger, resolved against its relation:
- * parsed on the statement's first row and cached in fn_extra after that.
- * A version column that is missing or of the wrong type is an error; an
- * ignored column that no longer exists is skipped, since no UPDATE can name
- * it.
+ * Parses the options of the firing trigger, resolves them against its
+ * relation and caches them in fn_extra.  A version column that is missing
+ * or of the wrong type is an error; an ignored column that no longer
+ * exists is skipped, since no UPDATE can name it.
  */
 static RvTriggerOptions *
-rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
+rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 {
 	Trigger    *tg = trigdata->tg_trigger;
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
-	RvTriggerOptions *opts = (RvTriggerOptions *) fcinfo->flinfo->fn_extra;
+	RvTriggerOptions *opts;
 	MemoryContext oldcxt;
 	Form_pg_attribute att;
 	int			i;
-
-	if (opts != NULL && opts->tgoid == tg->tgoid &&
-		opts->relid == RelationGetRelid(rel))
-		return opts;
 
 	if (tg->tgnargs < 3)
 		rv_ReportBadArguments(tg, rel, "Expected at least 3 arguments.");
@@ -221,6 +216,21 @@ rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	MemoryContextSwitchTo(oldcxt);
 	fcinfo->flinfo->fn_extra = opts;
 	return opts;
+}
+
+/*
+ * Returns the options of the firing trigger: parsed on the statement's
+ * first row, from fn_extra after that.
+ */
+static inline RvTriggerOptions *
+rv_GetOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
+{
+	RvTriggerOptions *opts = (RvTriggerOptions *) fcinfo->flinfo->fn_extra;
+
+	if (likely(opts != NULL && opts->tgoid == trigdata->tg_trigger->tgoid &&
+			   opts->relid == RelationGetRelid(trigdata->tg_relation)))
+		return opts;
+	return rv_ParseOptions(fcinfo, trigdata);
 }
 
 /*
@@ -438,7 +448,7 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	int64		current;
 	bool		current_isnull;
 
-	if (!rv_HavePreconditions())
+	if (!rv_have_preconditions)
 		return false;
 	if (!opts->ancestors_known)
 	{
@@ -505,8 +515,8 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	bool		current_isnull;
 	int64		next;
 
-	preconditioned = rv_CheckRowPreconditions(fcinfo, trigdata, opts,
-											  trigdata->tg_trigtuple);
+	preconditioned = rv_have_preconditions &&
+		rv_CheckRowPreconditions(fcinfo, trigdata, opts, trigdata->tg_trigtuple);
 	claimed = bms_is_member(opts->attnum - FirstLowInvalidHeapAttributeNumber,
 							updated);
 	current = rv_GetVersion(trigdata->tg_trigtuple, desc, opts,
@@ -593,7 +603,7 @@ version_trigger(PG_FUNCTION_ARGS)
 			ItemPointerEquals(&rv_pending_move.ctid, &trigdata->tg_trigtuple->t_self) &&
 			rv_pending_move.depth == rv_TriggerDepth())
 			rv_pending_move.armed = true;
-		if (rv_HavePreconditions())
+		if (rv_have_preconditions)
 			rv_CheckRowPreconditions(fcinfo, trigdata,
 									 rv_GetOptions(fcinfo, trigdata),
 									 trigdata->tg_trigtuple);
