@@ -24,8 +24,8 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
-#include "catalog/pg_type.h"
 #include "catalog/pg_trigger.h"
+#include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -118,7 +118,6 @@ rv_PreconditionSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		}
 	}
 }
-
 
 /*
  * Returns the newest registration for relid, or NULL when there is none.
