@@ -482,6 +482,18 @@ rv_RelOwner(Oid relid)
 }
 
 /*
+ * Returns whether pk holds keys of child table relid and foreign key fkname
+ * noted at trigger depth depth or deeper.
+ */
+static inline bool
+rv_PendingKeysFor(const RvPendingKeys *pk, Oid relid, const char *fkname,
+				  int depth)
+{
+	return pk->relid == relid && pk->depth >= depth &&
+		strcmp(NameStr(pk->fkname), fkname) == 0;
+}
+
+/*
  * Returns a list of pending keys of child table relid and foreign key
  * fkname at trigger depth depth or deeper that holds rows, or NULL.
  */
@@ -494,8 +506,7 @@ rv_FindAnyPendingKeys(Oid relid, const char *fkname, int depth)
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-		if (pk->relid == relid && pk->depth >= depth && pk->nrows > 0 &&
-			strcmp(NameStr(pk->fkname), fkname) == 0)
+		if (pk->nrows > 0 && rv_PendingKeysFor(pk, relid, fkname, depth))
 			return pk;
 	}
 	return NULL;
@@ -523,8 +534,7 @@ rv_TakePendingKeys(Oid relid, const char *fkname, int depth,
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-		if (pk->relid == relid && pk->depth >= depth &&
-			strcmp(NameStr(pk->fkname), fkname) == 0)
+		if (rv_PendingKeysFor(pk, relid, fkname, depth))
 			total += pk->nrows;
 	}
 	for (i = 0; i < nkeys; i++)
@@ -538,8 +548,7 @@ rv_TakePendingKeys(Oid relid, const char *fkname, int depth,
 		int			first = pk->nrows;
 		int			r;
 
-		if (pk->relid != relid || pk->depth < depth ||
-			strcmp(NameStr(pk->fkname), fkname) != 0)
+		if (!rv_PendingKeysFor(pk, relid, fkname, depth))
 			continue;
 		/* this subtransaction's rows are the last ones (see above) */
 		while (first > 0 && pk->subids[first - 1] == current)
@@ -609,6 +618,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	const char *only;
 	char	   *qparent;
 	Relation	parent;
+	Oid			parentowner;
 	Trigger    *vtrigger;
 	const char *vcol;
 	StringInfoData keys;
@@ -691,7 +701,8 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	 * rights (as propagate() requires), and only the parent's real version
 	 * column, as its row trigger names it now.
 	 */
-	if (!has_privs_of_role(rv_RelOwner(root), rv_RelOwner(parentid)))
+	parentowner = rv_RelOwner(parentid);
+	if (!has_privs_of_role(rv_RelOwner(root), parentowner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
@@ -722,7 +733,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 
 	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(rv_RelOwner(parentid),
+	SetUserIdAndSecContext(parentowner,
 						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
 						   SECURITY_NOFORCE_RLS);
 

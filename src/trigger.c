@@ -439,6 +439,7 @@ rv_RememberMove(Relation rel, RvTriggerOptions *opts, HeapTuple oldtuple,
  * PostgreSQL has locked and re-fetched if a concurrent update got there
  * first), raising RV001 when one does not hold.  Returns whether any
  * applied; see rv_CheckPreconditions() for which statements are checked.
+ * Callers test rv_have_preconditions first, the row trigger's fast path.
  */
 static bool
 rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
@@ -448,8 +449,6 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	int64		current;
 	bool		current_isnull;
 
-	if (!rv_have_preconditions)
-		return false;
 	if (!opts->ancestors_known)
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
