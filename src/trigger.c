@@ -32,6 +32,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/tuptable.h"
 #include "fmgr.h"
 #include "nodes/bitmapset.h"
 #include "utils/builtins.h"
@@ -316,14 +317,42 @@ rv_GetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
 }
 
 /*
- * Returns a copy of tuple whose version column holds version, which the
- * caller has checked fits the column's type.  When the tuple stores a value
- * there, the copy is the tuple with those bytes overwritten; otherwise the
- * tuple is formed anew.
+ * Writes version into the version bytes at p.
+ */
+static inline void
+rv_StoreVersion(char *p, RvTriggerOptions *opts, int64 version)
+{
+	switch (opts->atttypid)
+	{
+		case INT2OID:
+			*(int16 *) p = (int16) version;
+			break;
+		case INT4OID:
+			*(int32 *) p = (int32) version;
+			break;
+		default:
+			*(int64 *) p = version;
+			break;
+	}
+}
+
+/*
+ * Returns tuple with its version column holding version, which the caller
+ * has checked fits the column's type; slot is the slot tuple came from
+ * (tg_trigslot for INSERT, tg_newslot for UPDATE).
+ *
+ * When the tuple stores a value there and is the slot's own materialized
+ * copy, as PostgreSQL hands a heap table's row to BEFORE triggers, those
+ * bytes are overwritten in place and the same tuple is returned: the
+ * trigger manager then keeps the slot as it is instead of copying the
+ * tuple into it again.  Values the slot had already extracted (for another
+ * trigger's WHEN clause) are marked stale, so the executor reads the new
+ * version back from the tuple.  Any other tuple is copied with those bytes
+ * overwritten, or formed anew when it does not store the column.
  */
 static HeapTuple
-rv_SetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
-			  int64 version)
+rv_SetVersion(HeapTuple tuple, TupleTableSlot *slot, TupleDesc desc,
+			  RvTriggerOptions *opts, int64 version)
 {
 	char	   *p = rv_VersionPointer(tuple, desc, opts);
 	int			attnum = opts->attnum;
@@ -332,21 +361,19 @@ rv_SetVersion(HeapTuple tuple, TupleDesc desc, RvTriggerOptions *opts,
 
 	if (p != NULL)
 	{
-		HeapTuple	copy = heap_copytuple(tuple);
-		char	   *q = (char *) copy->t_data + (p - (char *) tuple->t_data);
+		HeapTuple	copy;
 
-		switch (opts->atttypid)
+		if (slot != NULL && TTS_SHOULDFREE(slot) &&
+			(TTS_IS_HEAPTUPLE(slot) || TTS_IS_BUFFERTUPLE(slot)) &&
+			((HeapTupleTableSlot *) slot)->tuple == tuple)
 		{
-			case INT2OID:
-				*(int16 *) q = (int16) version;
-				break;
-			case INT4OID:
-				*(int32 *) q = (int32) version;
-				break;
-			default:
-				*(int64 *) q = version;
-				break;
+			rv_StoreVersion(p, opts, version);
+			slot->tts_nvalid = 0;
+			return tuple;
 		}
+		copy = heap_copytuple(tuple);
+		rv_StoreVersion((char *) copy->t_data + (p - (char *) tuple->t_data),
+						opts, version);
 		return copy;
 	}
 
@@ -480,7 +507,7 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 	int64		version = rv_GetVersion(tuple, desc, opts, &isnull);
 
 	if (opts->mode == RV_MODE_COUNTER)
-		return isnull ? rv_SetVersion(tuple, desc, opts, 1) : tuple;
+		return isnull ? rv_SetVersion(tuple, trigdata->tg_trigslot, desc, opts, 1) : tuple;
 
 	if (!isnull && move->valid && move->armed && version == move->version &&
 		rel->rd_rel->relispartition &&
@@ -488,7 +515,8 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 		rv_SameRoot(move->relid, RelationGetRelid(rel)))
 		return tuple;
 
-	return rv_SetVersion(tuple, desc, opts, rv_CurrentXactVersion());
+	return rv_SetVersion(tuple, trigdata->tg_trigslot, desc, opts,
+						 rv_CurrentXactVersion());
 }
 
 /*
@@ -534,7 +562,8 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 			{
 				rv_RememberMove(rel, opts, trigdata->tg_trigtuple, current);
 				if (new_isnull || written != current)
-					newtuple = rv_SetVersion(newtuple, desc, opts, current);
+					newtuple = rv_SetVersion(newtuple, trigdata->tg_newslot, desc,
+										 opts, current);
 			}
 			return newtuple;
 		}
@@ -567,7 +596,8 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 
 	next = rv_NextVersion(rel, opts, current, current_isnull);
 	rv_RememberMove(rel, opts, trigdata->tg_trigtuple, next);
-	return rv_SetVersion(trigdata->tg_newtuple, desc, opts, next);
+	return rv_SetVersion(trigdata->tg_newtuple, trigdata->tg_newslot, desc,
+						 opts, next);
 }
 
 /*
