@@ -58,6 +58,7 @@ typedef struct RvTriggerOptions
 	Oid			atttypid;		/* INT2OID, INT4OID or INT8OID */
 	int64		maxvalue;		/* largest value that type holds */
 	int16		attlen;			/* 2, 4 or 8 */
+	bool		attbyval;		/* whether its Datum holds the value itself */
 	int32		fixedoff;		/* its offset in a tuple without NULLs, when
 								 * every column before it has a fixed width;
 								 * else -1 */
@@ -157,6 +158,7 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	att = TupleDescAttr(desc, opts->attnum - 1);
 	opts->atttypid = att->atttypid;
 	opts->attlen = att->attlen;
+	opts->attbyval = att->attbyval;
 	opts->maxvalue = rv_VersionTypeMax(att->atttypid);
 	if (opts->maxvalue == 0 ||
 		(opts->mode == RV_MODE_XACT && att->atttypid != INT8OID))
@@ -337,18 +339,38 @@ rv_StoreVersion(char *p, RvTriggerOptions *opts, int64 version)
 }
 
 /*
+ * Returns version as a Datum of the version column's type.
+ */
+static Datum
+rv_VersionDatum(RvTriggerOptions *opts, int64 version)
+{
+	switch (opts->atttypid)
+	{
+		case INT2OID:
+			return Int16GetDatum((int16) version);
+		case INT4OID:
+			return Int32GetDatum((int32) version);
+		default:
+			return Int64GetDatum(version);
+	}
+}
+
+/*
  * Returns tuple with its version column holding version, which the caller
- * has checked fits the column's type; slot is the slot tuple came from
- * (tg_trigslot for INSERT, tg_newslot for UPDATE).
+ * has checked fits the column's type.  slot is the slot tuple came from
+ * (tg_trigslot for INSERT, tg_newslot for UPDATE), or NULL when the row
+ * must not be changed in place.
  *
  * When the tuple stores a value there and is the slot's own materialized
  * copy, as PostgreSQL hands a heap table's row to BEFORE triggers, those
  * bytes are overwritten in place and the same tuple is returned: the
  * trigger manager then keeps the slot as it is instead of copying the
- * tuple into it again.  Values the slot had already extracted (for another
- * trigger's WHEN clause) are marked stale, so the executor reads the new
- * version back from the tuple.  Any other tuple is copied with those bytes
- * overwritten, or formed anew when it does not store the column.
+ * tuple into it again.  A value the slot had already extracted (for
+ * another trigger's WHEN clause) is overwritten too; the slot's other
+ * extracted values and its place in the tuple stay valid, since no byte
+ * moved.  (A by-reference Datum points at the bytes just written.)  Any
+ * other tuple is copied with those bytes overwritten, or formed anew when
+ * it does not store the column.
  */
 static HeapTuple
 rv_SetVersion(HeapTuple tuple, TupleTableSlot *slot, TupleDesc desc,
@@ -368,7 +390,8 @@ rv_SetVersion(HeapTuple tuple, TupleTableSlot *slot, TupleDesc desc,
 			((HeapTupleTableSlot *) slot)->tuple == tuple)
 		{
 			rv_StoreVersion(p, opts, version);
-			slot->tts_nvalid = 0;
+			if (slot->tts_nvalid >= attnum && opts->attbyval)
+				slot->tts_values[attnum - 1] = rv_VersionDatum(opts, version);
 			return tuple;
 		}
 		copy = heap_copytuple(tuple);
@@ -377,18 +400,7 @@ rv_SetVersion(HeapTuple tuple, TupleTableSlot *slot, TupleDesc desc,
 		return copy;
 	}
 
-	switch (opts->atttypid)
-	{
-		case INT2OID:
-			value = Int16GetDatum((int16) version);
-			break;
-		case INT4OID:
-			value = Int32GetDatum((int32) version);
-			break;
-		default:
-			value = Int64GetDatum(version);
-			break;
-	}
+	value = rv_VersionDatum(opts, version);
 	return heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &value, &isnull);
 }
 
@@ -506,8 +518,19 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 	bool		isnull;
 	int64		version = rv_GetVersion(tuple, desc, opts, &isnull);
 
+	/*
+	 * On a partition, the trigger is a clone, and PostgreSQL checks a row
+	 * that a clone's BEFORE INSERT trigger returns changed against the
+	 * partition's bounds ("moving row to another partition during a BEFORE
+	 * FOR EACH ROW trigger is not supported").  A row changed in place
+	 * would skip that check and fail later with another error, so there
+	 * the row is copied.
+	 */
+	TupleTableSlot *slot = trigdata->tg_trigger->tgisclone ? NULL :
+		trigdata->tg_trigslot;
+
 	if (opts->mode == RV_MODE_COUNTER)
-		return isnull ? rv_SetVersion(tuple, trigdata->tg_trigslot, desc, opts, 1) : tuple;
+		return isnull ? rv_SetVersion(tuple, slot, desc, opts, 1) : tuple;
 
 	if (!isnull && move->valid && move->armed && version == move->version &&
 		rel->rd_rel->relispartition &&
@@ -515,8 +538,7 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 		rv_SameRoot(move->relid, RelationGetRelid(rel)))
 		return tuple;
 
-	return rv_SetVersion(tuple, trigdata->tg_trigslot, desc, opts,
-						 rv_CurrentXactVersion());
+	return rv_SetVersion(tuple, slot, desc, opts, rv_CurrentXactVersion());
 }
 
 /*
