@@ -4,72 +4,28 @@ serializer round-trips row_version, save() writes it back as a claim, a
 stale PUT is a JSON 409 mapped from SQLSTATE RV001 (not a 500), and of two
 truly concurrent PUTs of one version exactly one wins.
 
-The tests take the API's URL prefix; a variant of the API is tested by a
-subclass that sets its own.
+The tests take the API's URL prefix; the server, the fixtures and the
+request helpers are djangotest's.
 """
 
 import os
 import sys
 import unittest
-from contextlib import ExitStack
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [here, os.path.join(here, "..", "lib")]
 DBNAME = "rv_client_django"
-os.environ["RV_DJANGO_DB"] = DBNAME
-os.environ["DJANGO_SETTINGS_MODULE"] = "rvdjango.settings"
 
-import django  # noqa: E402
+from djangotest import DjangoServerTestCase, setup_django  # noqa: E402
 
-django.setup()
+setup_django(DBNAME)
 
 import clienttest  # noqa: E402
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from rvdjango.models import SCHEMA_SQL, Article, Note  # noqa: E402
 
 
-def make_server(host, port):
-    server = ThreadedWSGIServer((host, port), WSGIRequestHandler, allow_reuse_address=False)
-    server.set_app(get_wsgi_application())
-    return server
-
-
-class DrfClaimTests(unittest.TestCase):
+class DrfClaimTests(DjangoServerTestCase):
     prefix = "/claim/articles/"
-
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = ExitStack()
-        cls.stack.enter_context(clienttest.throwaway_database(DBNAME))
-        with connection.schema_editor() as editor:
-            editor.create_model(Article)
-            editor.create_model(Note)
-        with connection.cursor() as cur:
-            cur.execute(SCHEMA_SQL)
-        cls.stack.callback(connections.close_all)
-        cls.server = clienttest.Server(make_server)
-        cls.stack.callback(cls.server.close)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.close()
-
-    def setUp(self):
-        self.sql("TRUNCATE articles RESTART IDENTITY; "
-                 "INSERT INTO articles (title, body, row_version) "
-                 "VALUES ('Draft', 'first', 0), ('Other', 'second', 0)")
-
-    def sql(self, query, params=None):
-        return clienttest.execute(DBNAME, query, params)
-
-    def request(self, method, path, body=None):
-        return self.server.request(method, path, body)
-
-    def row(self, pk):
-        rows = self.sql("SELECT title, body, row_version FROM articles WHERE id = %s", (pk,))
-        return rows[0] if rows else None
+    table = "articles"
 
     def read(self, pk):
         status, _, article = self.request("GET", f"{self.prefix}{pk}/")

@@ -15,69 +15,28 @@ they must fail, the concurrent PUTs with both succeeding -- a lost update.
 import os
 import sys
 import unittest
-from contextlib import ExitStack
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [here, os.path.join(here, "..", "lib")]
 DBNAME = "rv_client_django_hook"
-os.environ["RV_DJANGO_DB"] = DBNAME
-os.environ["RV_DJANGO_HOOK"] = os.environ.get("HOOK", "1")
-os.environ["DJANGO_SETTINGS_MODULE"] = "rvdjango.settings"
+HOOK = os.environ.get("HOOK", "1")
 
-import django  # noqa: E402
+from djangotest import DjangoServerTestCase, setup_django  # noqa: E402
 
-django.setup()
+setup_django(DBNAME, RV_DJANGO_HOOK=HOOK)
 
 import clienttest  # noqa: E402
-from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler  # noqa: E402
-from django.core.wsgi import get_wsgi_application  # noqa: E402
-from django.db import connection, connections  # noqa: E402
-from rvdjango.models import SCHEMA_SQL, Article, Note  # noqa: E402
 
 PREFIX = "/hook/notes/"
 
 
-def make_server(host, port):
-    server = ThreadedWSGIServer((host, port), WSGIRequestHandler, allow_reuse_address=False)
-    server.set_app(get_wsgi_application())
-    return server
-
-
-class DrfHookTests(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.stack = ExitStack()
-        cls.stack.enter_context(clienttest.throwaway_database(DBNAME))
-        with connection.schema_editor() as editor:
-            editor.create_model(Article)
-            editor.create_model(Note)
-        with connection.cursor() as cur:
-            cur.execute(SCHEMA_SQL)
-            if os.environ["RV_DJANGO_HOOK"] == "0":
-                cur.execute("SELECT rowversion.enable('notes')")
-        cls.stack.callback(connections.close_all)
-        cls.server = clienttest.Server(make_server)
-        cls.stack.callback(cls.server.close)
+class DrfHookTests(DjangoServerTestCase):
+    table = "notes"
 
     @classmethod
-    def tearDownClass(cls):
-        cls.stack.close()
-
-    def setUp(self):
-        self.sql("TRUNCATE notes RESTART IDENTITY; "
-                 "INSERT INTO notes (title, body, row_version) "
-                 "VALUES ('Draft', 'first', 0), ('Other', 'second', 0)")
-
-    def sql(self, query, params=None):
-        return clienttest.execute(DBNAME, query, params)
-
-    def request(self, method, path, body=None, **headers):
-        return self.server.request(method, path, body,
-                                   {k.replace("_", "-"): v for k, v in headers.items()})
-
-    def row(self, pk):
-        rows = self.sql("SELECT title, body, row_version FROM notes WHERE id = %s", (pk,))
-        return rows[0] if rows else None
+    def after_schema(cls, cursor):
+        if HOOK == "0":
+            cursor.execute("SELECT rowversion.enable('notes')")
 
     def etag(self, pk):
         status, headers, _ = self.request("GET", f"{PREFIX}{pk}/")

@@ -53,18 +53,10 @@ def create_app(database_uri, hook=True):
             select(etag_of(Document.row_version)).where(Document.id == doc.id)).scalar()
         return jsonify(as_dict(doc, "id", "title", "body")), 200, {"ETag": etag}
 
-    @app.put("/documents/<int:doc_id>")
-    def put_document(doc_id):
-        values = fields_of(Document, request.get_json(silent=True), partial=False)
-        doc = db.session.get(Document, doc_id) or abort(404)
-        for name, value in values.items():
-            setattr(doc, name, value)
-        db.session.commit()
-        return answer(doc)
-
-    @app.patch("/documents/<int:doc_id>")
-    def patch_document(doc_id):
-        values = fields_of(Document, request.get_json(silent=True), partial=True)
+    @app.route("/documents/<int:doc_id>", methods=["PUT", "PATCH"])
+    def write_document(doc_id):
+        values = fields_of(Document, request.get_json(silent=True),
+                           partial=request.method == "PATCH")
         doc = db.session.get(Document, doc_id) or abort(404)
         for name, value in values.items():
             setattr(doc, name, value)

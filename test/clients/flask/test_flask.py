@@ -5,77 +5,36 @@ ETags from rowversion.etag, If-Match evaluated in the write's statement,
 with one tag (one wins, the other's body is nowhere), and the orders/lines
 aggregate whose ETag covers its lines (propagate).
 
-The tests take the app from `create_app`; a variant of the API is tested by
-a subclass that sets its own.
+The server, the fixtures and the request helpers are flasktest's.
 """
 
 import logging
 import os
 import sys
 import unittest
-from contextlib import ExitStack
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [here, os.path.join(here, "..", "lib")]
 
-from werkzeug.serving import make_server  # noqa: E402
-
 import api_in_statement  # noqa: E402
 import clienttest  # noqa: E402
-from models import FIXTURES_SQL, create_schema, db  # noqa: E402
+from flasktest import FlaskServerTestCase  # noqa: E402
 
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
 
 
-class FlaskApiTests(unittest.TestCase):
-    create_app = staticmethod(api_in_statement.create_app)
+class FlaskApiTests(FlaskServerTestCase):
     dbname = "rv_client_flask"
 
     @classmethod
-    def setUpClass(cls):
-        cls.stack = ExitStack()
-        cls.stack.enter_context(clienttest.throwaway_database(cls.dbname))
-        cls.app = cls.create_app(f"postgresql+psycopg2:///{cls.dbname}")
-        with cls.app.app_context():
-            create_schema()
-        cls.stack.callback(cls.dispose_engine)
-        cls.server = clienttest.Server(
-            lambda host, port: make_server(host, port, cls.app, threaded=True))
-        cls.stack.callback(cls.server.close)
-
-    @classmethod
-    def dispose_engine(cls):
-        with cls.app.app_context():
-            db.engine.dispose()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.close()
-
-    def setUp(self):
-        clienttest.execute(self.dbname, FIXTURES_SQL)
+    def make_app(cls, database_uri):
+        return api_in_statement.create_app(database_uri)
 
     # helpers
 
-    def sql(self, query, params=None):
-        return clienttest.execute(self.dbname, query, params)
-
-    def request(self, method, path, body=None, **headers):
-        return self.server.request(method, path, body,
-                                   {k.replace("_", "-"): v for k, v in headers.items()})
-
     def version(self, table, where):
         return self.sql(f"SELECT row_version FROM {table} WHERE {where}")[0][0]
-
-    def doc(self, doc_id):
-        rows = self.sql("SELECT title, body, row_version FROM documents WHERE id = %s", (doc_id,))
-        return rows[0] if rows else None
-
-    def etag(self, path):
-        status, headers, _ = self.request("GET", path)
-        self.assertEqual(status, 200)
-        return headers["etag"]
 
     # reads
 

@@ -16,65 +16,30 @@ import logging
 import os
 import sys
 import unittest
-from contextlib import ExitStack
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [here, os.path.join(here, "..", "lib")]
 
-from werkzeug.serving import make_server  # noqa: E402
-
 import api_orm_hook  # noqa: E402
 import clienttest  # noqa: E402
-from models import FIXTURES_SQL, create_schema, db  # noqa: E402
+from flasktest import FlaskServerTestCase  # noqa: E402
 
 logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
+HOOK = os.environ.get("HOOK", "1") != "0"
 
-class FlaskHookTests(unittest.TestCase):
+
+class FlaskHookTests(FlaskServerTestCase):
     dbname = "rv_client_flask_hook"
 
     @classmethod
-    def setUpClass(cls):
-        cls.stack = ExitStack()
-        cls.stack.enter_context(clienttest.throwaway_database(cls.dbname))
-        hook = os.environ.get("HOOK", "1") != "0"
-        cls.app = api_orm_hook.create_app(f"postgresql+psycopg2:///{cls.dbname}", hook=hook)
-        with cls.app.app_context():
-            create_schema()
-        if not hook:
+    def make_app(cls, database_uri):
+        return api_orm_hook.create_app(database_uri, hook=HOOK)
+
+    @classmethod
+    def after_schema(cls):
+        if not HOOK:
             clienttest.execute(cls.dbname, "SELECT rowversion.enable('documents')")
-        cls.stack.callback(cls.dispose_engine)
-        cls.server = clienttest.Server(
-            lambda host, port: make_server(host, port, cls.app, threaded=True))
-        cls.stack.callback(cls.server.close)
-
-    @classmethod
-    def dispose_engine(cls):
-        with cls.app.app_context():
-            db.engine.dispose()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.close()
-
-    def setUp(self):
-        clienttest.execute(self.dbname, FIXTURES_SQL)
-
-    def sql(self, query, params=None):
-        return clienttest.execute(self.dbname, query, params)
-
-    def request(self, method, path, body=None, **headers):
-        return self.server.request(method, path, body,
-                                   {k.replace("_", "-"): v for k, v in headers.items()})
-
-    def doc(self, doc_id):
-        rows = self.sql("SELECT title, body, row_version FROM documents WHERE id = %s", (doc_id,))
-        return rows[0] if rows else None
-
-    def etag(self, path):
-        status, headers, _ = self.request("GET", path)
-        self.assertEqual(status, 200)
-        return headers["etag"]
 
     def test_get_gives_the_etag(self):
         status, headers, body = self.request("GET", "/documents/1")
