@@ -481,7 +481,7 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 	if (entry->key.stmt != RV_STMT_FIND)
 		appendStringInfo(&sql, " AND t.%s OPERATOR(pg_catalog.=) $%d", vcol, vparam);
 	if (entry->key.stmt == RV_STMT_UPDATE)
-		appendStringInfo(&sql, " RETURNING t.%s::pg_catalog.int8", vcol);
+		appendStringInfo(&sql, " RETURNING t.%s::pg_catalog.int8, t.tableoid", vcol);
 
 	entry->plan = SPI_prepare(sql.data, nargs, argtypes);
 	if (entry->plan == NULL)
@@ -813,25 +813,17 @@ rv_ChangeValues(Relation rel, RvPlanEntry *entry, Jsonb *changes,
 
 /*
  * Describes the key as "(a, b)=(1, x)" for an error's DETAIL, or returns
- * NULL when the caller may not see it: row-level security applies, or
- * SELECT is granted neither on the table nor on every key column.
+ * NULL when the caller may not see it (rv_MaySeeColumns).
  */
 static char *
 rv_KeyDescription(Relation rel, RvTarget *target, Datum *values)
 {
-	Oid			relid = RelationGetRelid(rel);
-	Oid			userid = GetUserId();
 	TupleDesc	desc = RelationGetDescr(rel);
 	StringInfoData buf;
 	int			i;
 
-	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED)
+	if (!rv_MaySeeColumns(rel, target->keyattnums, target->nkeys))
 		return NULL;
-	if (pg_class_aclcheck(relid, userid, ACL_SELECT) != ACLCHECK_OK)
-		for (i = 0; i < target->nkeys; i++)
-			if (pg_attribute_aclcheck(relid, target->keyattnums[i], userid,
-									  ACL_SELECT) != ACLCHECK_OK)
-				return NULL;
 
 	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '(');
@@ -869,6 +861,35 @@ rv_Statement(Relation rel, Oid fn_oid, RvStatement stmt,
 	if (key.ncols > 0)
 		memcpy(key.cols, cols, sizeof(AttrNumber) * key.ncols);
 	return rv_GetPlan(rel, fn_oid, &key, ncols, cols, scratch);
+}
+
+/*
+ * Reports that a conditional UPDATE stored a row of relation relid (the
+ * table or the partition the row is in) without its row trigger assigning
+ * the next version.  nsp is the extension's schema.
+ */
+static pg_noreturn void
+rv_ReportNotVersioned(Oid relid, Oid nsp)
+{
+	Relation	rel = table_open(relid, NoLock);	/* written: locked */
+	Trigger    *tg = rv_FindVersionTrigger(rel, nsp);
+
+	if (tg == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("row versions of table \"%s\" are not being kept",
+						RelationGetRelationName(rel)),
+				 errdetail("It has no row trigger of rowversion.enable()."),
+				 errtable(rel)));
+	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname);
+	ereport(ERROR,
+			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+			 errmsg("row versions of table \"%s\" are not being kept",
+					RelationGetRelationName(rel)),
+			 errdetail("The row was stored at the version it was claimed at; a trigger that fires after \"%s\" may have written it back.",
+					   tg->tgname),
+			 errtable(rel)));
+	pg_unreachable();
 }
 
 /*
@@ -953,6 +974,18 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 
 			result = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 												 SPI_tuptable->tupdesc, 1, &isnull));
+
+			/*
+			 * The row trigger always moves the version of a row it claims
+			 * for; one still at the claimed version was stored without it
+			 * (its partition's trigger disabled, say), and a second write
+			 * at the same version would pass.
+			 */
+			if (result == expected)
+				rv_ReportNotVersioned(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+																	 SPI_tuptable->tupdesc,
+																	 2, &isnull)),
+									  get_func_namespace(fn_oid));
 		}
 	}
 	if (entry == &scratch)

@@ -21,17 +21,20 @@
 #include <ctype.h>
 
 #include "access/relation.h"
+#include "access/table.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
+#include "parser/parsetree.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -68,6 +71,11 @@ static List *rv_preconditions = NIL;
 bool		rv_have_preconditions = false;
 
 static bool rv_callbacks_registered = false;
+
+/* the extension's schema, where the row trigger function lives */
+static Oid	rv_precondition_nsp = InvalidOid;
+
+static ExecutorStart_hook_type rv_prev_ExecutorStart = NULL;
 
 /*
  * Forgets every registration when the transaction ends.  Their memory goes
@@ -223,48 +231,141 @@ rv_CheckPreconditionTrigger(Relation rel, Oid nsp)
 }
 
 /*
- * Refuses a precondition on partitioned table rel when a partition's clone
- * of its row trigger tg does not fire on both UPDATE and DELETE, or does
- * not fire now.  Reads the catalogs without locking the partitions, so a
- * request does not take a lock on each of thousands of them.
+ * Returns whether a precondition with a header is registered for relid or
+ * for a table its rows belong to (rv_Ancestors).
+ */
+static bool
+rv_HasPrecondition(Oid relid)
+{
+	RvPrecondition *p = rv_FindPrecondition(relid);
+	ListCell   *lc;
+
+	if (p != NULL && p->header != NULL)
+		return true;
+	foreach(lc, rv_Ancestors(relid))
+	{
+		p = rv_FindPrecondition(lfirst_oid(lc));
+		if (p != NULL && p->header != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Refuses a client's statement that would change rows of a table with a
+ * registered precondition while that table's row trigger -- the only
+ * place the precondition is checked -- would not fire for them: dropped
+ * (rowversion.disable()), disabled (ALTER TABLE ... DISABLE TRIGGER), or
+ * not firing under the session's session_replication_role, also when
+ * that happened after expect_match() in the same transaction.  The tables
+ * are the statement's result relations, as the planner expanded them
+ * (partitions, inheritance children, the targets of data-modifying WITH
+ * queries).  Statements that triggers run are not the client's and are
+ * not checked, as in rv_CheckPreconditions().
  */
 static void
-rv_CheckPartitionTriggers(Relation rel, Trigger *tg)
+rv_CheckStatementTargets(PlannedStmt *stmt)
+{
+	ListCell   *lc;
+
+	if (stmt->resultRelations == NIL || rv_TriggerDepth() > 0)
+		return;
+	foreach(lc, stmt->resultRelations)
+	{
+		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
+		Relation	rel;
+
+		if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_PARTITIONED_TABLE ||
+			!rv_HasPrecondition(rte->relid))
+			continue;
+		/* the executor locks result relations in this mode */
+		rel = table_open(rte->relid, RowExclusiveLock);
+		rv_CheckPreconditionTrigger(rel, rv_precondition_nsp);
+		table_close(rel, NoLock);
+	}
+}
+
+/*
+ * ExecutorStart hook: checks the targets of every statement while a
+ * precondition is registered; costs one test otherwise.
+ */
+static void
+rv_ExecutorStart(QueryDesc *queryDesc, int eflags)
+{
+	if (rv_have_preconditions && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
+		rv_CheckStatementTargets(queryDesc->plannedstmt);
+	if (rv_prev_ExecutorStart)
+		rv_prev_ExecutorStart(queryDesc, eflags);
+	else
+		standard_ExecutorStart(queryDesc, eflags);
+}
+
+/*
+ * Installs the ExecutorStart hook, once, when the library is loaded.
+ */
+void
+rv_InitPreconditions(void)
+{
+	rv_prev_ExecutorStart = ExecutorStart_hook;
+	ExecutorStart_hook = rv_ExecutorStart;
+}
+
+/*
+ * Refuses a precondition on rel when one of the tables its rows may be
+ * stored in -- its partitions and inheritance children, at any depth --
+ * has no row trigger tg (a partition's clone of it, a child's own) that
+ * fires on both UPDATE and DELETE now.  Reads the catalogs without locking
+ * them, so a request does not take a lock on each of thousands of
+ * partitions; the statements that write are checked again when they start
+ * (rv_CheckStatementTargets).
+ */
+static void
+rv_CheckDescendantTriggers(Relation rel, Trigger *tg)
 {
 	bool		replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
-	Oid			argtypes[3] = {REGCLASSOID, OIDOID, CHAROID};
+	Oid			argtypes[3] = {OIDOID, OIDOID, CHAROID};
 	Datum		args[3];
-	char	   *partname = NULL;
+	char	   *relname = NULL;
 
+	if (!rel->rd_rel->relhassubclass)
+		return;
 	args[0] = ObjectIdGetDatum(RelationGetRelid(rel));
 	args[1] = ObjectIdGetDatum(tg->tgfoid);
 	args[2] = CharGetDatum(replica ? TRIGGER_FIRES_ON_REPLICA : TRIGGER_FIRES_ON_ORIGIN);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args(
-			"SELECT c.relname FROM pg_catalog.pg_partition_tree($1) AS p "
-			"JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) p.relid "
-			"WHERE p.relid OPERATOR(pg_catalog.<>) $1 "
+			"WITH RECURSIVE tree(relid) AS ("
+			"  SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i"
+			"   WHERE i.inhparent OPERATOR(pg_catalog.=) $1"
+			"  UNION"
+			"  SELECT i.inhrelid FROM pg_catalog.pg_inherits AS i, tree"
+			"   WHERE i.inhparent OPERATOR(pg_catalog.=) tree.relid) "
+			"SELECT c.relname FROM tree "
+			"JOIN pg_catalog.pg_class AS c ON c.oid OPERATOR(pg_catalog.=) tree.relid "
+			"WHERE c.relkind OPERATOR(pg_catalog.<>) 'p' "
 			"AND NOT EXISTS (SELECT FROM pg_catalog.pg_trigger AS t "
-			"  WHERE t.tgrelid OPERATOR(pg_catalog.=) p.relid "
+			"  WHERE t.tgrelid OPERATOR(pg_catalog.=) tree.relid "
 			"  AND t.tgfoid OPERATOR(pg_catalog.=) $2 "
 			"  AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 24) OPERATOR(pg_catalog.=) 24 "
 			"  AND t.tgenabled OPERATOR(pg_catalog.=) ANY (ARRAY['A', $3]::pg_catalog.\"char\"[])) "
-			"LIMIT 1",
+			"ORDER BY c.relname LIMIT 1",
 			3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed");
 	if (SPI_processed > 0)
-		partname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-	if (partname != NULL)
-		partname = MemoryContextStrdup(CurTransactionContext, partname);
+		relname = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
+	if (relname != NULL)
+		relname = MemoryContextStrdup(CurTransactionContext, relname);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
-	if (partname != NULL)
+	if (relname != NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("row versions of partition \"%s\" of table \"%s\" are not being kept",
-						partname, RelationGetRelationName(rel)),
-				 errdetail("Its trigger \"%s\" is disabled, or does not fire on UPDATE and DELETE, or not while session_replication_role is \"%s\".",
+				 errmsg(rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ?
+						"row versions of partition \"%s\" of table \"%s\" are not being kept" :
+						"row versions of child table \"%s\" of table \"%s\" are not being kept",
+						relname, RelationGetRelationName(rel)),
+				 errdetail("Its trigger \"%s\" is missing or disabled, or does not fire on UPDATE and DELETE, or not while session_replication_role is \"%s\".",
 						   tg->tgname, replica ? "replica" : "origin"),
 				 errtable(rel)));
 }
@@ -310,9 +411,8 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 
 	rv_CheckPreconditionTrigger(rel, get_func_namespace(fn_oid));
 
-	/* a partition whose trigger does not fire would let writes through */
-	if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-		rv_CheckPartitionTriggers(rel, rv_FindVersionTrigger(rel, get_func_namespace(fn_oid)));
+	/* a partition or child whose trigger does not fire would let writes through */
+	rv_CheckDescendantTriggers(rel, rv_FindVersionTrigger(rel, get_func_namespace(fn_oid)));
 
 	if (header != NULL && VARSIZE_ANY_EXHDR(header) > RV_MAX_IF_MATCH)
 		ereport(ERROR,
@@ -331,6 +431,7 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 		rv_callbacks_registered = true;
 	}
 
+	rv_precondition_nsp = get_func_namespace(fn_oid);
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	p = (RvPrecondition *) palloc(sizeof(RvPrecondition));
 	p->relid = relid;

@@ -45,9 +45,11 @@
  * The bump is a touch that claims the parent's current version
  * (SET v = v), so the parent's own row trigger assigns the next version and
  * require_version is satisfied; a parent that propagates further up
- * collects its own keys in turn, so chains reach the root.  Like the checks
- * of ri_triggers.c, the bump runs as the parent's owner (who, as the
- * child's, set it up): a child's writer needs no rights on the parent.
+ * collects its own keys in turn, so chains reach the root.  The bump runs
+ * as the role whose statement changed the children, with its rights
+ * (see propagate_trigger()): the writer of a child needs UPDATE on the
+ * parent's version column, and gains nothing by writing the child that it
+ * could not do by touching the parent itself.
  *
  *-------------------------------------------------------------------------
  */
@@ -69,9 +71,11 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/ruleutils.h"
 #include "utils/syscache.h"
 
@@ -82,6 +86,10 @@ PG_FUNCTION_INFO_V1(propagate_trigger);
  * Keys noted for one child table (the one propagate() was called on),
  * foreign key and trigger depth, waiting for the statement trigger: nrows
  * rows of nkeys values each, and the subtransaction that noted each row.
+ * The foreign key is its constraint's OID, not its name: a foreign key
+ * dropped and created again under the same name, perhaps over columns of
+ * other types, is another one, whose keys go to a list of their own, and
+ * the rows of a list are always of the types it records.
  * The trigger depth tells a statement from one that a trigger runs inside
  * it: both the row and the statement triggers of a statement run at the
  * same depth, so each statement takes its own keys.
@@ -89,11 +97,13 @@ PG_FUNCTION_INFO_V1(propagate_trigger);
 typedef struct RvPendingKeys
 {
 	Oid			relid;
-	NameData	fkname;
+	Oid			conoid;			/* the foreign key they were noted for */
+	NameData	fkname;			/* its name then, for messages */
 	int			depth;
 	MemoryContext cxt;			/* the rows; reset when they are taken */
 	int			nkeys;
-	Oid			types[INDEX_MAX_KEYS];	/* the child's key column types */
+	Oid			types[INDEX_MAX_KEYS];	/* the child's key column types,
+										 * fixed when the list is made */
 	int16		typlen[INDEX_MAX_KEYS];
 	bool		typbyval[INDEX_MAX_KEYS];
 	char		typalign[INDEX_MAX_KEYS];
@@ -143,13 +153,20 @@ rv_PendingKeysXactCallback(XactEvent event, void *arg)
 				char	   *relname = get_rel_name(pk->relid);
 
 				/* (a child dropped since has no rows left to speak for) */
-				if (pk->nrows > 0 && relname != NULL)
+				if (pk->nrows == 0 || relname == NULL)
+					continue;
+				if (!SearchSysCacheExists1(CONSTROID, ObjectIdGetDatum(pk->conoid)))
 					ereport(ERROR,
 							(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 							 errmsg("changes to table \"%s\" were not propagated through foreign key \"%s\"",
 									relname, NameStr(pk->fkname)),
-							 errdetail("No statement trigger of rowversion.propagate() ran for them, as on a partition created or attached after it was called."),
-							 errhint("Call rowversion.propagate() again.")));
+							 errdetail("The foreign key was dropped after they were made.")));
+				ereport(ERROR,
+						(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+						 errmsg("changes to table \"%s\" were not propagated through foreign key \"%s\"",
+								relname, NameStr(pk->fkname)),
+						 errdetail("No statement trigger of rowversion.propagate() ran for them, as on a partition created or attached after it was called."),
+						 errhint("Call rowversion.propagate() again.")));
 			}
 			break;
 		case XACT_EVENT_COMMIT:
@@ -216,25 +233,33 @@ rv_PendingKeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
- * Returns the pending keys of child table relid, foreign key fkname and
- * trigger depth, or NULL when there are none and create is false.
+ * Returns the pending keys of child table relid, foreign key conoid (named
+ * fkname, over nkeys columns of types types) and trigger depth, made empty
+ * when there are none yet.
  */
 static RvPendingKeys *
-rv_GetPendingKeys(Oid relid, const char *fkname, int depth, bool create)
+rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, int depth,
+				  int nkeys, const Oid *types)
 {
 	ListCell   *lc;
 	RvPendingKeys *pk;
 	MemoryContext oldcxt;
+	int			i;
 
 	foreach(lc, rv_pending_keys)
 	{
 		pk = (RvPendingKeys *) lfirst(lc);
-		if (pk->relid == relid && pk->depth == depth &&
-			strcmp(NameStr(pk->fkname), fkname) == 0)
-			return pk;
+		if (pk->relid != relid || pk->conoid != conoid || pk->depth != depth)
+			continue;
+		/* a constraint's columns never change type while it exists */
+		if (pk->nkeys != nkeys ||
+			memcmp(pk->types, types, sizeof(Oid) * nkeys) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("foreign key \"%s\" of table \"%s\" changed during the transaction",
+							fkname, get_rel_name(relid))));
+		return pk;
 	}
-	if (!create)
-		return NULL;
 
 	if (!rv_callbacks_registered)
 	{
@@ -245,8 +270,16 @@ rv_GetPendingKeys(Oid relid, const char *fkname, int depth, bool create)
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	pk = (RvPendingKeys *) palloc0(sizeof(RvPendingKeys));
 	pk->relid = relid;
+	pk->conoid = conoid;
 	namestrcpy(&pk->fkname, fkname);
 	pk->depth = depth;
+	pk->nkeys = nkeys;
+	for (i = 0; i < nkeys; i++)
+	{
+		pk->types[i] = types[i];
+		get_typlenbyvalalign(types[i], &pk->typlen[i], &pk->typbyval[i],
+							 &pk->typalign[i]);
+	}
 	pk->cxt = AllocSetContextCreate(TopTransactionContext, "rowversion pending keys",
 									ALLOCSET_DEFAULT_SIZES);
 	rv_pending_keys = lappend(rv_pending_keys, pk);
@@ -294,8 +327,9 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	AttrNumber	fkattnums[INDEX_MAX_KEYS];
 	AttrNumber	pkattnums[INDEX_MAX_KEYS];
 	Oid			pfeqops[INDEX_MAX_KEYS];
+	Oid			types[INDEX_MAX_KEYS];
+	Oid			conoid;
 	int			nkeys;
-	RvPendingKeys *pk;
 	int			i;
 
 	/* (pending keys live as long as the transaction, fn_extra shorter) */
@@ -313,6 +347,7 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	if (rel->rd_rel->relispartition)
 		root = llast_oid(get_partition_ancestors(relid));
 	contup = rv_FindForeignKey(root, tg->tgargs[0], rel);
+	conoid = ((Form_pg_constraint) GETSTRUCT(contup))->oid;
 	rv_DeconstructFk(contup, &nkeys, fkattnums, pkattnums, pfeqops);
 	ReleaseSysCache(contup);
 
@@ -321,7 +356,6 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	info->tgoid = tg->tgoid;
 	info->relid = relid;
 	info->nkeys = nkeys;
-	pk = rv_GetPendingKeys(root, tg->tgargs[0], rv_TriggerDepth(), true);
 	for (i = 0; i < nkeys; i++)
 	{
 		char	   *attname = get_attname(root, fkattnums[i], false);
@@ -330,12 +364,10 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		if (info->attnums[i] == InvalidAttrNumber)
 			elog(ERROR, "column \"%s\" of relation \"%s\" not found",
 				 attname, RelationGetRelationName(rel));
-		pk->types[i] = get_atttype(root, fkattnums[i]);
-		get_typlenbyvalalign(pk->types[i], &pk->typlen[i], &pk->typbyval[i],
-							 &pk->typalign[i]);
+		types[i] = get_atttype(root, fkattnums[i]);
 	}
-	pk->nkeys = nkeys;
-	info->pending = pk;
+	info->pending = rv_GetPendingKeys(root, conoid, tg->tgargs[0],
+									  rv_TriggerDepth(), nkeys, types);
 	fcinfo->flinfo->fn_extra = info;
 	return info;
 }
@@ -482,23 +514,21 @@ rv_RelOwner(Oid relid)
 }
 
 /*
- * Returns whether pk holds keys of child table relid and foreign key fkname
+ * Returns whether pk holds keys of child table relid and foreign key conoid
  * noted at trigger depth depth or deeper.
  */
 static inline bool
-rv_PendingKeysFor(const RvPendingKeys *pk, Oid relid, const char *fkname,
-				  int depth)
+rv_PendingKeysFor(const RvPendingKeys *pk, Oid relid, Oid conoid, int depth)
 {
-	return pk->relid == relid && pk->depth >= depth &&
-		strcmp(NameStr(pk->fkname), fkname) == 0;
+	return pk->relid == relid && pk->conoid == conoid && pk->depth >= depth;
 }
 
 /*
  * Returns a list of pending keys of child table relid and foreign key
- * fkname at trigger depth depth or deeper that holds rows, or NULL.
+ * conoid at trigger depth depth or deeper that holds rows, or NULL.
  */
 static RvPendingKeys *
-rv_FindAnyPendingKeys(Oid relid, const char *fkname, int depth)
+rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth)
 {
 	ListCell   *lc;
 
@@ -506,7 +536,7 @@ rv_FindAnyPendingKeys(Oid relid, const char *fkname, int depth)
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-		if (pk->nrows > 0 && rv_PendingKeysFor(pk, relid, fkname, depth))
+		if (pk->nrows > 0 && rv_PendingKeysFor(pk, relid, conoid, depth))
 			return pk;
 	}
 	return NULL;
@@ -514,13 +544,13 @@ rv_FindAnyPendingKeys(Oid relid, const char *fkname, int depth)
 
 /*
  * Takes the rows that the current subtransaction noted in the lists of
- * child table relid and foreign key fkname at trigger depth depth or
+ * child table relid and foreign key conoid at trigger depth depth or
  * deeper, and returns their number; args gets one array per key column,
- * of the key column types that like (one of those lists) records.  The
- * lists keep their other rows.
+ * of the key column types that like (one of those lists, all of which
+ * record the same) records.  The lists keep their other rows.
  */
 static int
-rv_TakePendingKeys(Oid relid, const char *fkname, int depth,
+rv_TakePendingKeys(Oid relid, Oid conoid, int depth,
 				   const RvPendingKeys *like, Datum *args)
 {
 	SubTransactionId current = GetCurrentSubTransactionId();
@@ -534,7 +564,7 @@ rv_TakePendingKeys(Oid relid, const char *fkname, int depth,
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-		if (rv_PendingKeysFor(pk, relid, fkname, depth))
+		if (rv_PendingKeysFor(pk, relid, conoid, depth))
 			total += pk->nrows;
 	}
 	for (i = 0; i < nkeys; i++)
@@ -548,7 +578,7 @@ rv_TakePendingKeys(Oid relid, const char *fkname, int depth,
 		int			first = pk->nrows;
 		int			r;
 
-		if (!rv_PendingKeysFor(pk, relid, fkname, depth))
+		if (!rv_PendingKeysFor(pk, relid, conoid, depth))
 			continue;
 		/* this subtransaction's rows are the last ones (see above) */
 		while (first > 0 && pk->subids[first - 1] == current)
@@ -576,8 +606,9 @@ rv_TakePendingKeys(Oid relid, const char *fkname, int depth,
 
 /*
  * Appends "ROWS FROM (pg_catalog.unnest($1), ...) AS k(k1, ...)": the
- * pending keys, passed as one array per key column.  (Qualified: the bump
- * runs as the parent's owner, under the caller's search_path.)
+ * pending keys, passed as one array per key column.  (Qualified, like
+ * every name in the statements of the bump, which run under the writer's
+ * search_path.)
  */
 static void
 rv_AppendPendingKeys(StringInfo buf, int nkeys)
@@ -594,10 +625,93 @@ rv_AppendPendingKeys(StringInfo buf, int nkeys)
 }
 
 /*
+ * Refuses a bump that the current user may not make themselves: it needs
+ * UPDATE and SELECT on the parent's version column (vattnum) and SELECT on
+ * the parent's referenced columns, as the statement "UPDATE parent SET v
+ * = v WHERE key = ..." would.
+ */
+static void
+rv_CheckBumpPrivileges(Oid childid, Relation parent, AttrNumber vattnum,
+					   int nkeys, const AttrNumber *pkattnums)
+{
+	Oid			parentid = RelationGetRelid(parent);
+	bool		ok;
+	int			i;
+
+	ok = rv_ColumnPrivilege(parentid, vattnum, ACL_UPDATE) &&
+		rv_ColumnPrivilege(parentid, vattnum, ACL_SELECT);
+	for (i = 0; ok && i < nkeys; i++)
+		ok = rv_ColumnPrivilege(parentid, pkattnums[i], ACL_SELECT);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
+						get_rel_name(childid), RelationGetRelationName(parent)),
+				 errdetail("A change to table \"%s\" updates the version of the rows it references in table \"%s\", with the rights of the role that makes it.",
+						   get_rel_name(childid), RelationGetRelationName(parent)),
+				 errhint("Grant UPDATE and SELECT on column \"%s\" and SELECT on the referenced columns of table \"%s\" to the roles that write table \"%s\".",
+						 NameStr(TupleDescAttr(RelationGetDescr(parent), vattnum - 1)->attname),
+						 RelationGetRelationName(parent), get_rel_name(childid)),
+				 errtable(parent)));
+}
+
+/*
+ * Returns the number of rows that query (a count of the parent rows the
+ * keys in args reference) finds, run as the parent's owner ownerid so that
+ * no row-level security policy hides one.  Runs as PostgreSQL's
+ * maintenance commands run a table owner's code: a restricted operation,
+ * in a GUC nest level of its own with search_path pinned to pg_catalog and
+ * pg_temp (the query names everything qualified; nothing the caller put in
+ * a schema or in pg_temp is looked up).  The query only reads: it fires no
+ * trigger and evaluates only the foreign key's own equality operators.
+ */
+static int64
+rv_CountAsOwner(Oid ownerid, const char *query, int nargs, Oid *argtypes,
+				Datum *args)
+{
+	Oid			save_userid;
+	int			save_sec_context;
+	int			save_nestlevel;
+	bool		isnull;
+	int64		count;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec_context);
+	SetUserIdAndSecContext(ownerid,
+						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+
+	if (SPI_execute_with_args(query, nargs, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
+		SPI_processed != 1)
+		elog(ERROR, "SPI_execute_with_args failed: %s", query);
+	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 1, &isnull));
+
+	AtEOXact_GUC(false, save_nestlevel);
+	SetUserIdAndSecContext(save_userid, save_sec_context);
+	return count;
+}
+
+/*
  * propagate_trigger() — AFTER INSERT, UPDATE or DELETE ... FOR EACH
  * STATEMENT on a child table: takes the keys that propagate_collect()
  * noted and bumps the version of each parent row they reference, once,
  * parents locked in key order.
+ *
+ * The bump runs as the current user -- the role whose statement changed
+ * the children -- with that role's privileges, search_path and row-level
+ * security, exactly as if it had run "UPDATE parent SET v = v WHERE key =
+ * ..." itself: it needs UPDATE on the parent's version column, and the
+ * parent's triggers, index expressions and domain checks run in its name.
+ * So nothing a writer controls (its search_path, pg_temp, schemas it owns)
+ * can make code run with rights it does not have.  When row-level
+ * security applies to the writer on the parent, a referenced parent row
+ * that its policies do not let it update is not skipped: the change is
+ * refused (42501), so the writer can neither bump another tenant's row nor
+ * leave a row's version behind its aggregate.
  */
 Datum
 propagate_trigger(PG_FUNCTION_ARGS)
@@ -608,6 +722,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	Oid			root;
 	RvPendingKeys *pk;
 	HeapTuple	contup;
+	Oid			conoid;
 	Oid			parentid;
 	int			nkeys;
 	AttrNumber	fkattnums[INDEX_MAX_KEYS];
@@ -620,12 +735,13 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	Relation	parent;
 	Oid			parentowner;
 	Trigger    *vtrigger;
+	AttrNumber	vattnum;
 	const char *vcol;
+	bool		rls;
 	StringInfoData keys;
 	StringInfoData qual;
 	StringInfoData sql;
-	Oid			save_userid;
-	int			save_sec_context;
+	uint64		nlocked;
 	int			depth;
 	int			nrows;
 	int			i;
@@ -654,26 +770,25 @@ propagate_trigger(PG_FUNCTION_ARGS)
 
 	/*
 	 * Keys are noted for the table that propagate() was called on, also
-	 * when the statement names one of its partitions.  Nothing noted: no
-	 * child row changed, or an earlier bump took them.
+	 * when the statement names one of its partitions, and for the foreign
+	 * key that now has the trigger's name.  Nothing noted: no child row
+	 * changed, or an earlier bump took them.
 	 */
 	root = RelationGetRelid(child);
 	if (child->rd_rel->relispartition)
 		root = llast_oid(get_partition_ancestors(root));
+	conoid = get_relation_constraint_oid(root, tg->tgargs[0], true);
 	depth = rv_TriggerDepth();
-	pk = rv_FindAnyPendingKeys(root, tg->tgargs[0], depth);
+	pk = OidIsValid(conoid) ? rv_FindAnyPendingKeys(root, conoid, depth) : NULL;
 	if (pk == NULL)
 		return PointerGetDatum(NULL);
-
 	contup = rv_FindForeignKey(root, tg->tgargs[0], child);
 	parentid = ((Form_pg_constraint) GETSTRUCT(contup))->confrelid;
 	rv_DeconstructFk(contup, &nkeys, fkattnums, pkattnums, pfeqops);
 	ReleaseSysCache(contup);
 	if (nkeys != pk->nkeys)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("foreign key \"%s\" of table \"%s\" changed during the statement",
-						tg->tgargs[0], RelationGetRelationName(child))));
+		elog(ERROR, "foreign key \"%s\" has %d columns, not %d",
+			 tg->tgargs[0], nkeys, pk->nkeys);
 
 	/*
 	 * Take the keys: what the bump changes notes keys of its own.  Those of
@@ -682,7 +797,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	 * its statement triggers fire with the statement that caused it); rows
 	 * of an outer subtransaction belong to a statement still running.
 	 */
-	nrows = rv_TakePendingKeys(root, tg->tgargs[0], depth, pk, args);
+	nrows = rv_TakePendingKeys(root, conoid, depth, pk, args);
 	if (nrows == 0)
 		return PointerGetDatum(NULL);
 	for (i = 0; i < nkeys; i++)
@@ -696,10 +811,10 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * The trigger functions can be attached to any table by anyone: bump as
-	 * the parent's owner only for a child whose owner has that owner's
-	 * rights (as propagate() requires), and only the parent's real version
-	 * column, as its row trigger names it now.
+	 * The trigger functions can be attached to any table by anyone: bump
+	 * only for a child whose owner has the rights of the parent's owner (as
+	 * propagate() requires), and only the parent's real version column, as
+	 * its row trigger names it now.
 	 */
 	parentowner = rv_RelOwner(parentid);
 	if (!has_privs_of_role(rv_RelOwner(root), parentowner))
@@ -717,6 +832,16 @@ propagate_trigger(PG_FUNCTION_ARGS)
 						RelationGetRelationName(parent)),
 				 errhint("Call rowversion.enable() on it, or rowversion.stop_propagating() on table \"%s\".",
 						 get_rel_name(root))));
+	vattnum = rv_FindColumn(RelationGetDescr(parent), vtrigger->tgargs[0]);
+	if (vattnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("version column \"%s\" of table \"%s\" does not exist",
+						vtrigger->tgargs[0], RelationGetRelationName(parent)),
+				 errhint("Call rowversion.enable() to name the version column again."),
+				 errtable(parent)));
+	rv_CheckBumpPrivileges(root, parent, vattnum, nkeys, pkattnums);
+	rls = check_enable_rls(parentid, InvalidOid, true) == RLS_ENABLED;
 	vcol = quote_identifier(pstrdup(vtrigger->tgargs[0]));
 	table_close(parent, NoLock);
 
@@ -732,11 +857,6 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(parentowner,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_NOFORCE_RLS);
-
 	/*
 	 * Lock the parents first, in key order, so that two statements that
 	 * touch children of the same parents wait for each other instead of
@@ -751,8 +871,24 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	appendStringInfoString(&sql, " FOR NO KEY UPDATE OF p");
 	if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) < 0)
 		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
+	nlocked = SPI_processed;
 
-	if (SPI_processed > 0)
+	/* rows that row-level security hid from the lock are refused, not skipped */
+	if (rls)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM %s%s AS p WHERE EXISTS (SELECT FROM %s WHERE %s)",
+						 only, qparent, keys.data, qual.data);
+		if ((uint64) rv_CountAsOwner(parentowner, sql.data, nkeys, argtypes, args) > nlocked)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
+							get_rel_name(root), get_rel_name(parentid)),
+					 errdetail("Row-level security does not let the current user update a row of table \"%s\" that the change references.",
+							   get_rel_name(parentid))));
+	}
+
+	if (nlocked > 0)
 	{
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "UPDATE %s%s AS p SET %s = p.%s WHERE EXISTS (SELECT FROM %s WHERE %s)",
@@ -762,7 +898,6 @@ propagate_trigger(PG_FUNCTION_ARGS)
 			elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
 	}
 
-	SetUserIdAndSecContext(save_userid, save_sec_context);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	return PointerGetDatum(NULL);

@@ -9,7 +9,11 @@
  */
 #include "rowversion.h"
 
-#include "catalog/partition.h"
+#include "access/genam.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -21,6 +25,7 @@
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/rls.h"
 
 RV_MODULE_MAGIC;
 
@@ -56,6 +61,7 @@ _PG_init(void)
 							 0,
 							 NULL, NULL, NULL);
 	RV_RESERVE_GUC_PREFIX("rowversion");
+	rv_InitPreconditions();
 }
 
 /*
@@ -98,36 +104,114 @@ rv_VersionTypeMax(Oid typid)
 }
 
 /*
- * Returns whether the current user may read column attnum of rel, through
- * the table or the column, or through a partitioned table rel belongs to
- * (rows are often written through the partitioned table alone).
+ * Returns the tables whose statements reach the rows of relation relid:
+ * the partitioned tables it is a partition of and the tables it inherits
+ * from, directly or not, nearest first (breadth first), each once.  Rows
+ * of relid are rows of each of them: an UPDATE or DELETE naming one of
+ * them changes them, and what is registered for one of them (an If-Match
+ * precondition) or granted on it (SELECT) speaks for them.
+ *
+ * This is the extension's one answer to "which relations does this row
+ * belong to"; every check that applies to a table and to the rows of its
+ * partitions or inheritance children asks it.
  */
-static bool
-rv_MaySelectColumn(Relation rel, AttrNumber attnum)
+List *
+rv_Ancestors(Oid relid)
+{
+	List	   *ancestors = NIL;
+	Relation	inhrel = table_open(InheritsRelationId, AccessShareLock);
+	int			next = 0;
+	Oid			current = relid;
+
+	for (;;)
+	{
+		ScanKeyData key;
+		SysScanDesc scan;
+		HeapTuple	tuple;
+
+		ScanKeyInit(&key, Anum_pg_inherits_inhrelid, BTEqualStrategyNumber,
+					F_OIDEQ, ObjectIdGetDatum(current));
+		scan = systable_beginscan(inhrel, InheritsRelidSeqnoIndexId, true,
+								  NULL, 1, &key);
+		while (HeapTupleIsValid(tuple = systable_getnext(scan)))
+		{
+			Oid			parent = ((Form_pg_inherits) GETSTRUCT(tuple))->inhparent;
+
+			if (parent != relid)
+				ancestors = list_append_unique_oid(ancestors, parent);
+		}
+		systable_endscan(scan);
+		if (next >= list_length(ancestors))
+			break;
+		current = list_nth_oid(ancestors, next++);
+	}
+	table_close(inhrel, AccessShareLock);
+	return ancestors;
+}
+
+/*
+ * Returns whether the current user holds privilege mode on column attnum
+ * of relation relid, granted on the table or on the column.
+ */
+bool
+rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode)
 {
 	Oid			userid = GetUserId();
-	Oid			relid = RelationGetRelid(rel);
+
+	return pg_class_aclcheck(relid, userid, mode) == ACLCHECK_OK ||
+		pg_attribute_aclcheck(relid, attnum, userid, mode) == ACLCHECK_OK;
+}
+
+/*
+ * Returns whether column attnum of rel is readable by the current user
+ * through rel or through one of ancestors (rv_Ancestors(rel)), on the
+ * table or on the column of the same name.
+ */
+static bool
+rv_MaySelectColumn(Relation rel, List *ancestors, AttrNumber attnum)
+{
+	const char *attname = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
 	ListCell   *lc;
 
-	if (pg_class_aclcheck(relid, userid, ACL_SELECT) == ACLCHECK_OK ||
-		pg_attribute_aclcheck(relid, attnum, userid, ACL_SELECT) == ACLCHECK_OK)
+	if (rv_ColumnPrivilege(RelationGetRelid(rel), attnum, ACL_SELECT))
 		return true;
-	if (!rel->rd_rel->relispartition)
-		return false;
-	foreach(lc, get_partition_ancestors(relid))
+	foreach(lc, ancestors)
 	{
-		Oid			ancestor = lfirst_oid(lc);
-		AttrNumber	anc_attnum;
+		AttrNumber	anc_attnum = get_attnum(lfirst_oid(lc), attname);
 
-		if (pg_class_aclcheck(ancestor, userid, ACL_SELECT) == ACLCHECK_OK)
-			return true;
-		anc_attnum = get_attnum(ancestor,
-								NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname));
 		if (anc_attnum != InvalidAttrNumber &&
-			pg_attribute_aclcheck(ancestor, anc_attnum, userid, ACL_SELECT) == ACLCHECK_OK)
+			rv_ColumnPrivilege(lfirst_oid(lc), anc_attnum, ACL_SELECT))
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Returns whether the current user may see columns attnums[0..n-1] of a
+ * row of rel, so that a message may show their values (a version, a key).
+ * That takes SELECT on each column, through rel or a table its rows belong
+ * to (rv_Ancestors), and no row-level security on any of those tables
+ * that applies to the user: a policy may hide this very row, and whether
+ * it does is not worked out for a message.
+ *
+ * Every message, DETAIL or result that shows a value of a row asks this.
+ */
+bool
+rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n)
+{
+	List	   *ancestors = rv_Ancestors(RelationGetRelid(rel));
+	ListCell   *lc;
+	int			i;
+
+	if (check_enable_rls(RelationGetRelid(rel), InvalidOid, true) == RLS_ENABLED)
+		return false;
+	foreach(lc, ancestors)
+		if (check_enable_rls(lfirst_oid(lc), InvalidOid, true) == RLS_ENABLED)
+			return false;
+	for (i = 0; i < n; i++)
+		if (!rv_MaySelectColumn(rel, ancestors, attnums[i]))
+			return false;
+	return true;
 }
 
 /*
@@ -142,7 +226,7 @@ rv_ReportConflict(Relation rel, AttrNumber attnum,
 	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
 		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
 
-	if (!rv_MaySelectColumn(rel, attnum))
+	if (!rv_MaySeeColumns(rel, &attnum, 1))
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("row version conflict on table \"%s\"",
@@ -193,7 +277,7 @@ rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
 			(errcode(code),
 			 errmsg("row version conflict on table \"%s\"",
 					RelationGetRelationName(rel)),
-			 !rv_MaySelectColumn(rel, attnum) ?
+			 !rv_MaySeeColumns(rel, &attnum, 1) ?
 			 errdetail("Expected If-Match: %s, which the row's version does not match.",
 					   header) :
 			 current_isnull ?

@@ -13,6 +13,7 @@
 #include "compat.h"
 
 #include "commands/trigger.h"
+#include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/rel.h"
 
@@ -38,6 +39,9 @@ typedef enum RvSqlstateStyle
 extern int	rv_sqlstate_style;
 
 /* rowversion.c: catalog helpers shared by the trigger and the functions */
+extern List *rv_Ancestors(Oid relid);
+extern bool rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode);
+extern bool rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n);
 extern AttrNumber rv_FindColumn(TupleDesc desc, const char *name);
 extern int64 rv_VersionTypeMax(Oid typid);
 extern Trigger *rv_FindVersionTrigger(Relation rel, Oid nsp);
@@ -60,6 +64,7 @@ extern pg_noreturn void rv_ReportPreconditionFailed(Relation rel,
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
+extern void rv_InitPreconditions(void);
 extern bool rv_CheckPreconditions(Relation rel, List *ancestors,
 								  AttrNumber attnum, int64 current,
 								  bool current_isnull);

@@ -66,8 +66,9 @@ typedef struct RvTriggerOptions
 	bool		require_version;
 	Bitmapset  *ignore_cols;	/* numbered like tg_updatedcols; NULL if none */
 	bool		ancestors_known;	/* whether ancestors is filled in */
-	List	   *ancestors;		/* partitioned tables rel is a partition of,
-								 * nearest first, when preconditions need them */
+	List	   *ancestors;		/* the tables rel's rows belong to
+								 * (rv_Ancestors), when preconditions need
+								 * them */
 } RvTriggerOptions;
 
 /*
@@ -432,7 +433,8 @@ rv_NextVersion(Relation rel, RvTriggerOptions *opts,
 				 errmsg("next row version of table \"%s\" is out of range for type %s",
 						RelationGetRelationName(rel),
 						format_type_be(opts->atttypid)),
-				 errdetail("The row is at version %lld.", (long long) current),
+				 rv_MaySeeColumns(rel, &opts->attnum, 1) ?
+				 errdetail("The row is at version %lld.", (long long) current) : 0,
 				 errtablecol(rel, opts->attnum)));
 
 	if (opts->mode == RV_MODE_XACT)
@@ -492,8 +494,7 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	{
 		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 
-		if (rel->rd_rel->relispartition)
-			opts->ancestors = get_partition_ancestors(RelationGetRelid(rel));
+		opts->ancestors = rv_Ancestors(RelationGetRelid(rel));
 		opts->ancestors_known = true;
 		MemoryContextSwitchTo(oldcxt);
 	}

@@ -44,16 +44,22 @@ BEGIN;
 SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('rvtest.orders', 1, 5, '{}')$$);
 ROLLBACK;
 
--- A child's writer needs no rights on the parent: the bump runs as the
--- parent's owner.
+-- The bump runs with the rights of the child's writer: without UPDATE on
+-- the parent's version column the write is refused (42501) and nothing
+-- changes; with it (and SELECT on the key and version), the parent is
+-- bumped.
 CREATE ROLE rv_line_clerk;
 GRANT USAGE ON SCHEMA rvtest TO rv_line_clerk;
 GRANT SELECT, UPDATE ON rvtest.lines TO rv_line_clerk;
 SET ROLE rv_line_clerk;
+SELECT * FROM rvtest.error($$UPDATE rvtest.lines SET qty = 11 WHERE order_id = 1 AND line = 1$$);
+RESET ROLE;
+GRANT SELECT (id, row_version), UPDATE (row_version) ON rvtest.orders TO rv_line_clerk;
+SET ROLE rv_line_clerk;
 UPDATE rvtest.lines SET qty = 11 WHERE order_id = 1 AND line = 1;
 RESET ROLE;
 SELECT id, row_version FROM rvtest.orders WHERE id = 1;
-REVOKE ALL ON rvtest.lines FROM rv_line_clerk;
+REVOKE ALL ON rvtest.lines, rvtest.orders FROM rv_line_clerk;
 REVOKE ALL ON SCHEMA rvtest FROM rv_line_clerk;
 DROP ROLE rv_line_clerk;
 
