@@ -77,6 +77,8 @@ static Oid	rv_precondition_nsp = InvalidOid;
 
 static ExecutorStart_hook_type rv_prev_ExecutorStart = NULL;
 
+static void rv_CheckDescendantTriggers(Relation rel, Trigger *tg);
+
 /*
  * Forgets every registration when the transaction ends.  Their memory goes
  * with TopTransactionContext.
@@ -275,12 +277,19 @@ rv_CheckStatementTargets(PlannedStmt *stmt)
 		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
 		Relation	rel;
 
-		if (rte->rtekind != RTE_RELATION || rte->relkind == RELKIND_PARTITIONED_TABLE ||
-			!rv_HasPrecondition(rte->relid))
+		if (rte->rtekind != RTE_RELATION || !rv_HasPrecondition(rte->relid))
 			continue;
 		/* the executor locks result relations in this mode */
 		rel = table_open(rte->relid, RowExclusiveLock);
 		rv_CheckPreconditionTrigger(rel, rv_precondition_nsp);
+
+		/*
+		 * Rows an INSERT ... ON CONFLICT DO UPDATE routes through a
+		 * partitioned table land in partitions that are not result
+		 * relations of their own.
+		 */
+		if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+			rv_CheckDescendantTriggers(rel, rv_FindVersionTrigger(rel, rv_precondition_nsp));
 		table_close(rel, NoLock);
 	}
 }
