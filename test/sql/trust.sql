@@ -1,4 +1,4 @@
--- What the extension does on someone else's behalf (SPEC §11), tried the
+-- What the extension does on someone else's behalf, tried the
 -- way a hostile tenant would: in a database whose owner (not a superuser)
 -- installed the extension as trusted, by ordinary roles.  Each block fails
 -- on a build without the fix it names.
