@@ -14,6 +14,12 @@
  * (never through SQL that a name in that path could redirect), and every
  * statement they build quotes and schema-qualifies each name it holds.
  *
+ * enable() names its trigger zz_rowversion so that it sorts after the
+ * table's other BEFORE row triggers, which PostgreSQL fires in the order of
+ * their names compared byte by byte; it warns about any such trigger whose
+ * name sorts after it (a name that starts with a non-ASCII letter does),
+ * since that trigger can change a row after its version was checked.
+ *
  *-------------------------------------------------------------------------
  */
 #include "rowversion.h"
@@ -494,6 +500,52 @@ rv_DropPropagationTriggers(RvTable *child, const char *fkname, Oid nsp)
 }
 
 /*
+ * Warns about each BEFORE row trigger of table relid, and of its partitions
+ * and inheritance children, that fires after the relation's version
+ * trigger: PostgreSQL fires them in the order of their names, compared
+ * byte by byte, so such a trigger can change a row after its version was
+ * assigned and its claim checked.  propagate()'s row triggers are meant to
+ * fire after it, and are not reported.
+ */
+static void
+rv_WarnTriggersAfter(Oid relid, Oid nsp)
+{
+	Oid			collect = rv_ExtensionFunction(nsp, "propagate_collect");
+	ListCell   *lc;
+
+	foreach(lc, find_all_inheritors(relid, AccessShareLock, NULL))
+	{
+		Relation	rel = relation_open(lfirst_oid(lc), AccessShareLock);
+		Trigger    *version = rv_FindVersionTrigger(rel, nsp);
+		TriggerDesc *trigdesc = rel->trigdesc;
+		int			i;
+
+		for (i = 0; version != NULL && i < trigdesc->numtriggers; i++)
+		{
+			Trigger    *tg = &trigdesc->triggers[i];
+
+			if (tg == version || tg->tgisinternal || tg->tgfoid == collect ||
+				!TRIGGER_FOR_ROW(tg->tgtype) || !TRIGGER_FOR_BEFORE(tg->tgtype) ||
+				!(TRIGGER_FOR_INSERT(tg->tgtype) || TRIGGER_FOR_UPDATE(tg->tgtype) ||
+				  TRIGGER_FOR_DELETE(tg->tgtype)) ||
+				strcmp(tg->tgname, version->tgname) <= 0)
+				continue;
+			ereport(WARNING,
+					(errcode(ERRCODE_WARNING),
+					 errmsg("trigger \"%s\" on table \"%s\" fires after trigger \"%s\"",
+							tg->tgname, RelationGetRelationName(rel),
+							version->tgname),
+					 errdetail("BEFORE row triggers fire in the order of their names, compared byte by byte, "
+							   "so this trigger can change a row after its version was assigned and checked."),
+					 errhint("Rename it so that its name sorts before \"%s\".",
+							 version->tgname),
+					 errtable(rel)));
+		}
+		relation_close(rel, NoLock);
+	}
+}
+
+/*
  * rowversion.enable(tbl regclass, version_column name, mode text,
  *					  require_version boolean, ignore_columns name[])
  *
@@ -759,6 +811,7 @@ enable(PG_FUNCTION_ARGS)
 		}
 		if (lc == NULL)
 		{
+			rv_WarnTriggersAfter(table.relid, nsp);
 			if (SPI_finish() != SPI_OK_FINISH)
 				elog(ERROR, "SPI_finish failed");
 			PG_RETURN_VOID();
@@ -785,6 +838,8 @@ enable(PG_FUNCTION_ARGS)
 						 quote_literal_cstr((char *) lfirst(lc)));
 	appendStringInfoChar(&sql, ')');
 	rv_Execute(sql.data);
+
+	rv_WarnTriggersAfter(table.relid, nsp);
 
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
