@@ -107,6 +107,16 @@ rv_QualifiedFunction(Oid nsp, const char *name)
 }
 
 /*
+ * Returns "schema.table" for relation relid, quoted for SQL.
+ */
+static char *
+rv_QualifiedRelation(Oid relid)
+{
+	return quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
+									  get_rel_name(relid));
+}
+
+/*
  * Refuses a NULL argument.
  */
 static void
@@ -490,8 +500,7 @@ rv_DropPropagationTriggers(RvTable *child, const char *fkname, Oid nsp)
 				drops = lappend(drops,
 								psprintf("DROP TRIGGER %s ON %s",
 										 quote_identifier(row->tgname),
-										 quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-																	get_rel_name(relid))));
+										 rv_QualifiedRelation(relid)));
 		}
 	}
 	foreach(lc, drops)
@@ -543,6 +552,92 @@ rv_WarnTriggersAfter(Oid relid, Oid nsp)
 		}
 		relation_close(rel, NoLock);
 	}
+}
+
+/*
+ * Checks that enable() may keep row versions of table (open as rel): not
+ * a partition on its own; for a partitioned table, partitions that can all
+ * follow it (none foreign, none keeping versions of its own); for an
+ * inheritance parent, children that all keep their own (triggers do not
+ * reach them).  vfunc is the OID of rowversion.version_trigger().  The
+ * table and its descendants are locked.
+ */
+static void
+rv_CheckTableTree(RvTable *table, Relation rel, Oid vfunc)
+{
+	char	   *missing = NULL;
+	ListCell   *lc;
+
+	if (table->ispartition)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot keep row versions of partition \"%s\" on its own",
+						table->relname),
+				 errhint("Enable its partitioned table \"%s\" instead; its partitions follow.",
+						 get_rel_name(linitial_oid(get_partition_ancestors(table->relid)))),
+				 errtable(rel)));
+
+	/*
+	 * Partitions follow their partitioned table, so all of them must be
+	 * able to: none foreign, none keeping versions of its own.  A foreign
+	 * partition is reported first, then the first by name.
+	 */
+	if (table->relkind == RELKIND_PARTITIONED_TABLE)
+	{
+		char	   *foreign = NULL;
+		char	   *own = NULL;
+
+		foreach(lc, find_all_inheritors(table->relid, AccessShareLock, NULL))
+		{
+			Oid			partid = lfirst_oid(lc);
+			char	   *partname;
+
+			if (partid == table->relid)
+				continue;
+			partname = get_rel_name(partid);
+			if (get_rel_relkind(partid) == RELKIND_FOREIGN_TABLE)
+			{
+				if (foreign == NULL || strcmp(partname, foreign) < 0)
+					foreign = partname;
+			}
+			else if (rv_FindOwnVersionTrigger(partid, vfunc) != NULL &&
+					 (own == NULL || strcmp(partname, own) < 0))
+				own = partname;
+		}
+		if (foreign != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+					 errmsg("cannot keep row versions of partitioned table \"%s\"",
+							table->relname),
+					 errdetail("Partition \"%s\" is a foreign table.", foreign),
+					 errtable(rel)));
+		if (own != NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("partition \"%s\" keeps row versions of its own", own),
+					 errhint("Call rowversion.disable() on \"%s\" first.", own),
+					 errtable(rel)));
+	}
+
+	/* Triggers do not reach inheritance children: they must keep their own. */
+	foreach(lc, find_inheritance_children(table->relid, AccessShareLock))
+	{
+		Oid			childid = lfirst_oid(lc);
+		char	   *childname = get_rel_name(childid);
+
+		if (!get_rel_relispartition(childid) &&
+			rv_FindOwnVersionTrigger(childid, vfunc) == NULL &&
+			(missing == NULL || strcmp(childname, missing) < 0))
+			missing = childname;
+	}
+	if (missing != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" has inheritance children that do not keep row versions",
+						table->relname),
+				 errdetail("Child table \"%s\" does not keep row versions.", missing),
+				 errhint("Enable each child table first."),
+				 errtable(rel)));
 }
 
 /*
@@ -601,80 +696,7 @@ enable(PG_FUNCTION_ARGS)
 	rel = relation_open(table.relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 
-	if (table.ispartition)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("cannot keep row versions of partition \"%s\" on its own",
-						table.relname),
-				 errhint("Enable its partitioned table \"%s\" instead; its partitions follow.",
-						 get_rel_name(linitial_oid(get_partition_ancestors(table.relid)))),
-				 errtable(rel)));
-
-	/*
-	 * Partitions follow their partitioned table, so all of them must be
-	 * able to: none foreign, none keeping versions of its own.  A foreign
-	 * partition is reported first, then the first by name.
-	 */
-	if (table.relkind == RELKIND_PARTITIONED_TABLE)
-	{
-		char	   *foreign = NULL;
-		char	   *own = NULL;
-
-		foreach(lc, find_all_inheritors(table.relid, AccessShareLock, NULL))
-		{
-			Oid			partid = lfirst_oid(lc);
-			char	   *partname;
-
-			if (partid == table.relid)
-				continue;
-			partname = get_rel_name(partid);
-			if (get_rel_relkind(partid) == RELKIND_FOREIGN_TABLE)
-			{
-				if (foreign == NULL || strcmp(partname, foreign) < 0)
-					foreign = partname;
-			}
-			else if (rv_FindOwnVersionTrigger(partid, vfunc) != NULL &&
-					 (own == NULL || strcmp(partname, own) < 0))
-				own = partname;
-		}
-		if (foreign != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-					 errmsg("cannot keep row versions of partitioned table \"%s\"",
-							table.relname),
-					 errdetail("Partition \"%s\" is a foreign table.", foreign),
-					 errtable(rel)));
-		if (own != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("partition \"%s\" keeps row versions of its own", own),
-					 errhint("Call rowversion.disable() on \"%s\" first.", own),
-					 errtable(rel)));
-	}
-
-	/* Triggers do not reach inheritance children: they must keep their own. */
-	{
-		char	   *missing = NULL;
-
-		foreach(lc, find_inheritance_children(table.relid, AccessShareLock))
-		{
-			Oid			childid = lfirst_oid(lc);
-			char	   *childname = get_rel_name(childid);
-
-			if (!get_rel_relispartition(childid) &&
-				rv_FindOwnVersionTrigger(childid, vfunc) == NULL &&
-				(missing == NULL || strcmp(childname, missing) < 0))
-				missing = childname;
-		}
-		if (missing != NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s\" has inheritance children that do not keep row versions",
-							table.relname),
-					 errdetail("Child table \"%s\" does not keep row versions.", missing),
-					 errhint("Enable each child table first."),
-					 errtable(rel)));
-	}
+	rv_CheckTableTree(&table, rel, vfunc);
 
 	if (strcmp(mode, "xact") != 0 && strcmp(mode, "counter") != 0)
 		ereport(ERROR,
@@ -1019,8 +1041,7 @@ propagate(PG_FUNCTION_ARGS)
 		rv_Execute(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s "
 							"FOR EACH STATEMENT EXECUTE FUNCTION %s(%s, %s)",
 							quote_identifier(psprintf("rv_propagate_%u", fk)),
-							quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-													   get_rel_name(relid)),
+							rv_QualifiedRelation(relid),
 							rv_QualifiedFunction(nsp, "propagate_trigger"),
 							quote_literal_cstr(fkname),
 							quote_literal_cstr(parent_column)));
