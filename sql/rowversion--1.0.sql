@@ -4,9 +4,12 @@
 \echo Use "CREATE EXTENSION rowversion" to load this file. \quit
 
 -- Everything lives in schema rowversion (the control file's schema).  Every
--- name below is schema-qualified, and the PL/pgSQL and SQL functions run with
--- search_path = pg_catalog, pg_temp, so objects that other users create in
--- public cannot capture them.
+-- name below is schema-qualified, operators included, so objects that other
+-- users create in public cannot capture them.  Every function is written in
+-- C and PUBLIC may call each one: the internal work of enable(), disable(),
+-- propagate() and stop_propagating() is done in C too (src/manage.c), and
+-- the views decode trigger arguments with pg_catalog's functions alone, so
+-- there is no helper function for users to call by accident or on purpose.
 
 GRANT USAGE ON SCHEMA rowversion TO PUBLIC;
 
@@ -17,22 +20,6 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'version_trigger'
 LANGUAGE C;
 
--- The text arguments of a trigger, from pg_trigger.tgargs (each argument is
--- stored followed by a zero byte).
-CREATE FUNCTION rowversion.trigger_arguments(tgargs bytea)
-RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT coalesce(array_agg(convert_from(substring(tgargs FROM s + 2 FOR e - s - 1),
-                                         getdatabaseencoding()::name)
-                            ORDER BY e),
-                  '{}')
-  FROM (SELECT e, coalesce(lag(e) OVER (ORDER BY e), -1) AS s
-        FROM generate_series(0, length(tgargs) - 1) AS e
-        WHERE get_byte(tgargs, e) = 0) AS ends
-$$;
-
 -- One row per enabled table (a partitioned table once, not its partitions),
 -- with the options enable() was given.  Only BEFORE ROW triggers with the
 -- arguments enable() writes are listed, so a hand-made trigger with odd
@@ -41,10 +28,24 @@ CREATE VIEW rowversion.tables AS
   SELECT t.tgrelid::pg_catalog.regclass AS tbl,
          a.args[1]::pg_catalog.name AS version_column,
          a.args[2] AS mode,
-         CASE a.args[3] WHEN 'true' THEN true WHEN 'false' THEN false END AS require_version,
+         CASE WHEN a.args[3] OPERATOR(pg_catalog.=) 'true' THEN true
+              WHEN a.args[3] OPERATOR(pg_catalog.=) 'false' THEN false END AS require_version,
          a.args[4:]::pg_catalog.name[] AS ignore_columns
   FROM pg_catalog.pg_trigger AS t,
-       LATERAL (SELECT rowversion.trigger_arguments(t.tgargs) AS args) AS a
+       -- The trigger's arguments: tgargs holds each one followed by a zero
+       -- byte.  Only pg_catalog's functions decode them, so every role
+       -- that may read the view may run it.
+       LATERAL (SELECT pg_catalog.array_agg(
+                         pg_catalog.convert_from(
+                           pg_catalog.substring(t.tgargs,
+                                                z.s OPERATOR(pg_catalog.+) 2,
+                                                z.e OPERATOR(pg_catalog.-) z.s OPERATOR(pg_catalog.-) 1),
+                           pg_catalog.getdatabaseencoding())
+                         ORDER BY z.e) AS args
+                FROM (SELECT g.e, pg_catalog.lag(g.e, 1, -1) OVER (ORDER BY g.e) AS s
+                      FROM pg_catalog.generate_series(
+                             0, pg_catalog.length(t.tgargs) OPERATOR(pg_catalog.-) 1) AS g(e)
+                      WHERE pg_catalog.get_byte(t.tgargs, g.e) OPERATOR(pg_catalog.=) 0) AS z) AS a
   WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.version_trigger()'::pg_catalog.regprocedure
     AND t.tgparentid OPERATOR(pg_catalog.=) 0
     -- BEFORE ... FOR EACH ROW
@@ -53,69 +54,12 @@ CREATE VIEW rowversion.tables AS
 
 GRANT SELECT ON rowversion.tables TO PUBLIC;
 
--- Checks that tbl exists, is an ordinary or partitioned table outside the
--- system schemas, and that the current user owns it; returns its
--- schema-qualified, quoted name.
-CREATE FUNCTION rowversion.check_table(tbl regclass)
-RETURNS text
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  r record;
-BEGIN
-  SELECT c.relkind, c.relname, c.relowner, n.nspname
-    INTO r
-    FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-   WHERE c.oid = tbl;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION 'relation with OID % does not exist', tbl::oid
-      USING ERRCODE = 'undefined_table';
-  END IF;
-  IF r.nspname IN ('pg_catalog', 'pg_toast', 'information_schema') THEN
-    RAISE EXCEPTION 'cannot keep row versions of system table "%"', r.relname
-      USING ERRCODE = 'wrong_object_type';
-  END IF;
-  IF r.relkind NOT IN ('r', 'p') THEN
-    RAISE EXCEPTION 'cannot keep row versions of % "%"',
-                    CASE r.relkind
-                      WHEN 'v' THEN 'view'
-                      WHEN 'm' THEN 'materialized view'
-                      WHEN 'f' THEN 'foreign table'
-                      WHEN 'S' THEN 'sequence'
-                      WHEN 'i' THEN 'index'
-                      WHEN 'I' THEN 'partitioned index'
-                      WHEN 'c' THEN 'composite type'
-                      WHEN 't' THEN 'TOAST table'
-                      ELSE 'relation' END,
-                    r.relname
-      USING ERRCODE = 'wrong_object_type',
-            HINT = 'Only ordinary and partitioned tables can have row versions.';
-  END IF;
-  IF NOT pg_has_role(r.relowner, 'USAGE') THEN
-    RAISE EXCEPTION 'must be owner of table %', r.relname
-      USING ERRCODE = 'insufficient_privilege';
-  END IF;
-  RETURN format('%I.%I', r.nspname, r.relname);
-END
-$$;
-
--- The row trigger that enable() created on tbl itself (not one cloned from
--- a partitioned parent): its name, arguments, enabled state and whether it
--- fires on DELETE too (enable() before 1.0's DELETE check did not), or NULLs.
-CREATE FUNCTION rowversion.find_trigger(tbl regclass,
-  OUT tgname name, OUT args text[], OUT tgenabled "char", OUT on_delete boolean)
-LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT t.tgname, rowversion.trigger_arguments(t.tgargs), t.tgenabled,
-         (t.tgtype::int4 & 8) <> 0
-    FROM pg_trigger AS t
-   WHERE t.tgrelid = tbl
-     AND t.tgfoid = 'rowversion.version_trigger()'::regprocedure
-     AND t.tgparentid = 0
-$$;
-
+-- enable(tbl, version_column, mode, require_version, ignore_columns): keeps
+-- row versions of tbl.  Adds the version column when missing (filled for
+-- existing rows), checks it when present, and installs the row trigger
+-- zz_rowversion with the options as its arguments; idempotent, and called
+-- again with other options it changes them (src/manage.c).  Not STRICT: a
+-- NULL argument is an error.
 CREATE FUNCTION rowversion.enable(
   tbl regclass,
   version_column name DEFAULT 'row_version',
@@ -123,212 +67,15 @@ CREATE FUNCTION rowversion.enable(
   require_version boolean DEFAULT false,
   ignore_columns name[] DEFAULT '{}')
 RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  qualified text;
-  relname name;
-  other record;
-  current record;
-  col record;
-  ignored name[] := '{}';
-  ignore_column name;
-  fill text;
-  args text[];
-BEGIN
-  -- Checked here, not by a shared helper taking anyelement: an overload
-  -- someone adds to this schema could outrank such a helper.
-  IF tbl IS NULL OR version_column IS NULL OR mode IS NULL OR require_version IS NULL
-     OR ignore_columns IS NULL OR array_position(ignore_columns, NULL) IS NOT NULL THEN
-    RAISE EXCEPTION 'parameter "%" cannot be null',
-                    CASE WHEN tbl IS NULL THEN 'tbl'
-                         WHEN version_column IS NULL THEN 'version_column'
-                         WHEN mode IS NULL THEN 'mode'
-                         WHEN require_version IS NULL THEN 'require_version'
-                         ELSE 'ignore_columns' END
-      USING ERRCODE = 'null_value_not_allowed';
-  END IF;
+AS 'MODULE_PATHNAME', 'enable'
+LANGUAGE C VOLATILE;
 
-  qualified := rowversion.check_table(tbl);
-  relname := (SELECT c.relname FROM pg_class AS c WHERE c.oid = tbl);
-  -- Two enable() calls on one table wait for each other.
-  EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qualified);
-
-  IF (SELECT c.relispartition FROM pg_class AS c WHERE c.oid = tbl) THEN
-    RAISE EXCEPTION 'cannot keep row versions of partition "%" on its own', relname
-      USING ERRCODE = 'wrong_object_type',
-            HINT = format('Enable its partitioned table "%s" instead; its partitions follow.',
-                          (SELECT c.relname
-                             FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhparent
-                            WHERE i.inhrelid = tbl));
-  END IF;
-  -- Partitions follow their partitioned table, so all of them must be able
-  -- to: none foreign, none keeping versions of its own.
-  SELECT c.relname, c.relkind INTO other
-    FROM pg_partition_tree(tbl) AS p JOIN pg_class AS c ON c.oid = p.relid
-   WHERE p.relid <> tbl::oid
-     AND (c.relkind = 'f'
-          OR (SELECT f.tgname FROM rowversion.find_trigger(c.oid::regclass) AS f) IS NOT NULL)
-   ORDER BY c.relkind = 'f' DESC, c.relname
-   LIMIT 1;
-  IF FOUND AND other.relkind = 'f' THEN
-    RAISE EXCEPTION 'cannot keep row versions of partitioned table "%"', relname
-      USING ERRCODE = 'wrong_object_type',
-            DETAIL = format('Partition "%s" is a foreign table.', other.relname);
-  ELSIF FOUND THEN
-    RAISE EXCEPTION 'partition "%" keeps row versions of its own', other.relname
-      USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = format('Call rowversion.disable() on "%s" first.', other.relname);
-  END IF;
-  -- Triggers do not reach inheritance children: they must keep their own.
-  SELECT c.relname INTO other
-    FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
-   WHERE i.inhparent = tbl AND NOT c.relispartition
-     AND (SELECT f.tgname FROM rowversion.find_trigger(c.oid::regclass) AS f) IS NULL
-   ORDER BY c.relname
-   LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'table "%" has inheritance children that do not keep row versions', relname
-      USING ERRCODE = 'object_not_in_prerequisite_state',
-            DETAIL = format('Child table "%s" does not keep row versions.', other.relname),
-            HINT = 'Enable each child table first.';
-  END IF;
-
-  IF mode NOT IN ('xact', 'counter') THEN
-    RAISE EXCEPTION 'invalid row version mode "%"', mode
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Valid values are "xact" and "counter".';
-  END IF;
-  IF version_column = '' THEN
-    RAISE EXCEPTION 'version column name cannot be empty'
-      USING ERRCODE = 'invalid_name';
-  END IF;
-
-  SELECT t.tgname, t.args, t.tgenabled, t.on_delete INTO current
-    FROM rowversion.find_trigger(tbl) AS t;
-  IF current.tgname IS NOT NULL AND current.args[1] <> version_column THEN
-    IF EXISTS (SELECT FROM pg_attribute AS a
-                WHERE a.attrelid = tbl AND a.attname = current.args[1]
-                  AND a.attnum > 0 AND NOT a.attisdropped) THEN
-      RAISE EXCEPTION 'table "%" already keeps its row versions in column "%"',
-                      relname, current.args[1]
-        USING ERRCODE = 'object_not_in_prerequisite_state',
-              HINT = 'Call rowversion.disable() first to move them to another column.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_attribute AS a
-                    WHERE a.attrelid = tbl AND a.attname = version_column
-                      AND a.attnum > 0 AND NOT a.attisdropped) THEN
-      RAISE EXCEPTION 'version column "%" of table "%" no longer exists',
-                      current.args[1], relname
-        USING ERRCODE = 'object_not_in_prerequisite_state',
-              HINT = 'If it was renamed, pass its new name as version_column; else call rowversion.disable() first.';
-    END IF;
-  END IF;
-
-  FOREACH ignore_column IN ARRAY ignore_columns LOOP
-    IF ignore_column = version_column THEN
-      RAISE EXCEPTION 'cannot ignore the version column "%"', version_column
-        USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_attribute AS a
-                    WHERE a.attrelid = tbl AND a.attname = ignore_column
-                      AND a.attnum > 0 AND NOT a.attisdropped) THEN
-      RAISE EXCEPTION 'column "%" of relation "%" does not exist', ignore_column, relname
-        USING ERRCODE = 'undefined_column';
-    END IF;
-    IF NOT ignore_column = ANY (ignored) THEN
-      ignored := ignored || ignore_column;
-    END IF;
-  END LOOP;
-
-  -- The value existing rows start at: what an INSERT now would give them.
-  fill := CASE mode WHEN 'xact' THEN pg_current_xact_id()::text ELSE '1' END;
-
-  SELECT a.atttypid, a.attnotnull, a.attgenerated, a.attidentity
-    INTO col
-    FROM pg_attribute AS a
-   WHERE a.attrelid = tbl AND a.attname = version_column
-     AND a.attnum > 0 AND NOT a.attisdropped;
-
-  IF NOT FOUND THEN
-    -- A constant default fills existing rows without rewriting the table;
-    -- it is dropped at once, so later inserts rely on the trigger alone.
-    EXECUTE format('ALTER TABLE %s ADD COLUMN %I bigint NOT NULL DEFAULT %s',
-                   qualified, version_column, fill);
-    EXECUTE format('ALTER TABLE %s ALTER COLUMN %I DROP DEFAULT',
-                   qualified, version_column);
-  ELSE
-    IF col.attgenerated <> '' OR col.attidentity <> '' THEN
-      RAISE EXCEPTION 'version column "%" cannot be a generated or identity column',
-                      version_column
-        USING ERRCODE = 'invalid_table_definition';
-    END IF;
-    IF (mode = 'xact' AND col.atttypid <> 'bigint'::regtype)
-       OR col.atttypid NOT IN ('bigint'::regtype, 'integer'::regtype, 'smallint'::regtype) THEN
-      RAISE EXCEPTION 'version column "%" is of type %', version_column, col.atttypid::regtype
-        USING ERRCODE = 'datatype_mismatch',
-              DETAIL = CASE mode WHEN 'xact' THEN 'Mode xact needs a bigint column.'
-                       ELSE 'Mode counter needs a smallint, integer or bigint column.' END;
-    END IF;
-    IF NOT col.attnotnull THEN
-      -- Fill the gaps before the trigger exists, so the fill is no claim.
-      IF current.tgname IS NOT NULL THEN
-        EXECUTE format('DROP TRIGGER %I ON %s', current.tgname, qualified);
-        current.tgname := NULL;
-      END IF;
-      EXECUTE format('UPDATE %s SET %I = %s WHERE %I IS NULL',
-                     qualified, version_column, fill, version_column);
-      EXECUTE format('ALTER TABLE %s ALTER COLUMN %I SET NOT NULL',
-                     qualified, version_column);
-    END IF;
-  END IF;
-
-  args := ARRAY[version_column::text, mode, require_version::text] || ignored::text[];
-  IF current.tgname IS NOT NULL AND current.args = args AND current.tgenabled = 'O'
-     AND current.on_delete THEN
-    RETURN;
-  END IF;
-  IF current.tgname IS NOT NULL THEN
-    EXECUTE format('DROP TRIGGER %I ON %s', current.tgname, qualified);
-  END IF;
-  -- Named to sort after the table's other BEFORE triggers, which PostgreSQL
-  -- fires in name order.  On DELETE it checks expect_match()'s
-  -- preconditions, and returns at once when none is registered.
-  EXECUTE format('CREATE TRIGGER zz_rowversion BEFORE INSERT OR UPDATE OR DELETE ON %s '
-                 'FOR EACH ROW EXECUTE FUNCTION rowversion.version_trigger(%s)',
-                 qualified,
-                 (SELECT string_agg(quote_literal(a), ', ') FROM unnest(args) AS a));
-END
-$$;
-
+-- disable(tbl, drop_column): removes the row trigger, and with drop_column
+-- the version column.
 CREATE FUNCTION rowversion.disable(tbl regclass, drop_column boolean DEFAULT false)
 RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  qualified text;
-  current record;
-BEGIN
-  IF tbl IS NULL OR drop_column IS NULL THEN
-    RAISE EXCEPTION 'parameter "%" cannot be null',
-                    CASE WHEN tbl IS NULL THEN 'tbl' ELSE 'drop_column' END
-      USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  qualified := rowversion.check_table(tbl);
-  SELECT t.tgname, t.args INTO current FROM rowversion.find_trigger(tbl) AS t;
-  IF current.tgname IS NULL THEN
-    RAISE EXCEPTION 'table "%" does not keep row versions',
-                    (SELECT c.relname FROM pg_class AS c WHERE c.oid = tbl)
-      USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
-  EXECUTE format('DROP TRIGGER %I ON %s', current.tgname, qualified);
-  IF drop_column THEN
-    EXECUTE format('ALTER TABLE %s DROP COLUMN IF EXISTS %I', qualified, current.args[1]);
-  END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'disable'
+LANGUAGE C VOLATILE;
 
 -- conditional_update(tbl, key, expected_version, changes): one UPDATE of the
 -- row with primary key `key`, only while it is at expected_version; returns
@@ -380,190 +127,20 @@ RETURNS trigger
 AS 'MODULE_PATHNAME', 'propagate_trigger'
 LANGUAGE C;
 
--- The foreign key from child to parent that via names, or the only one.
-CREATE FUNCTION rowversion.find_foreign_key(child regclass, parent regclass, via name)
-RETURNS oid
-LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  keys oid[];
-BEGIN
-  keys := ARRAY(SELECT c.oid FROM pg_constraint AS c
-                 WHERE c.contype = 'f' AND c.conrelid = child AND c.confrelid = parent
-                   AND (via IS NULL OR c.conname = via)
-                 ORDER BY c.conname);
-  IF cardinality(keys) = 0 AND via IS NOT NULL THEN
-    RAISE EXCEPTION 'foreign key "%" from table "%" to table "%" does not exist',
-                    via, (SELECT relname FROM pg_class WHERE oid = child),
-                    (SELECT relname FROM pg_class WHERE oid = parent)
-      USING ERRCODE = 'undefined_object';
-  ELSIF cardinality(keys) = 0 THEN
-    RAISE EXCEPTION 'table "%" has no foreign key to table "%"',
-                    (SELECT relname FROM pg_class WHERE oid = child),
-                    (SELECT relname FROM pg_class WHERE oid = parent)
-      USING ERRCODE = 'undefined_object';
-  ELSIF cardinality(keys) > 1 THEN
-    RAISE EXCEPTION 'table "%" has more than one foreign key to table "%"',
-                    (SELECT relname FROM pg_class WHERE oid = child),
-                    (SELECT relname FROM pg_class WHERE oid = parent)
-      USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'Name the one to propagate through with via.';
-  END IF;
-  RETURN keys[1];
-END
-$$;
-
--- Drops the triggers that propagate() made on child and its partitions
--- for the foreign key named fkname (found by function and argument, since
--- their names carry the key's OID, which a restore changes); returns
--- whether there were any.
-CREATE FUNCTION rowversion.drop_propagation_triggers(child regclass, fkname name)
-RETURNS boolean
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  trigger record;
-  found boolean := false;
-BEGIN
-  FOR trigger IN
-    SELECT t.tgname, t.tgrelid::regclass AS rel FROM pg_trigger AS t
-     WHERE t.tgrelid IN (SELECT child UNION SELECT relid FROM pg_partition_tree(child))
-       AND t.tgparentid = 0
-       AND t.tgfoid IN ('rowversion.propagate_collect()'::regprocedure,
-                        'rowversion.propagate_trigger()'::regprocedure)
-       AND (rowversion.trigger_arguments(t.tgargs))[1] = fkname
-  LOOP
-    EXECUTE format('DROP TRIGGER %I ON %s', trigger.tgname, trigger.rel);
-    found := true;
-  END LOOP;
-  RETURN found;
-END
-$$;
-
 -- propagate(child, parent, via): every INSERT, UPDATE and DELETE of child
 -- rows bumps the version of the parent rows they reference, in the same
--- transaction, through the foreign key via (or the only one).
+-- transaction, through the foreign key via (or the only one)
+-- (src/manage.c).
 CREATE FUNCTION rowversion.propagate(child regclass, parent regclass, via name DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  qualified text;
-  fk oid;
-  fkname name;
-  parent_args text[];
-  part regclass;
-  col record;
-BEGIN
-  IF child IS NULL OR parent IS NULL THEN
-    RAISE EXCEPTION 'parameter "%" cannot be null',
-                    CASE WHEN child IS NULL THEN 'child' ELSE 'parent' END
-      USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  qualified := rowversion.check_table(child);
-  PERFORM rowversion.check_table(parent);
-  IF (SELECT c.relispartition FROM pg_class AS c WHERE c.oid = child) THEN
-    RAISE EXCEPTION 'cannot propagate from partition "%" on its own',
-                    (SELECT relname FROM pg_class WHERE oid = child)
-      USING ERRCODE = 'wrong_object_type',
-            HINT = 'Propagate from its partitioned table.';
-  END IF;
-  SELECT t.args INTO parent_args FROM rowversion.find_trigger(parent) AS t;
-  IF parent_args IS NULL THEN
-    RAISE EXCEPTION 'table "%" does not keep row versions',
-                    (SELECT relname FROM pg_class WHERE oid = parent)
-      USING ERRCODE = 'object_not_in_prerequisite_state',
-            HINT = 'Call rowversion.enable() on it first.';
-  END IF;
-  fk := rowversion.find_foreign_key(child, parent, via);
-  fkname := (SELECT conname FROM pg_constraint WHERE oid = fk);
-  -- The bump runs as the parent's owner, for a child whose owner has that
-  -- owner's rights (checked again at run time).
-  IF NOT pg_has_role((SELECT relowner FROM pg_class WHERE oid = child),
-                     (SELECT relowner FROM pg_class WHERE oid = parent), 'USAGE') THEN
-    RAISE EXCEPTION 'permission denied to propagate from table "%" to table "%"',
-                    (SELECT relname FROM pg_class WHERE oid = child),
-                    (SELECT relname FROM pg_class WHERE oid = parent)
-      USING ERRCODE = 'insufficient_privilege',
-            DETAIL = 'The owner of the child table must have the privileges of the owner of the parent table.';
-  END IF;
-
-  -- No cycles: the parent must not reach the child through propagations.
-  IF child = parent OR EXISTS (
-      WITH RECURSIVE up(rel) AS (
-        SELECT parent::oid
-        UNION
-        SELECT p.parent::oid FROM rowversion.propagations AS p JOIN up ON p.child::oid = up.rel)
-      SELECT FROM up WHERE rel = child::oid) THEN
-    RAISE EXCEPTION 'propagating from table "%" to table "%" would create a cycle',
-                    (SELECT relname FROM pg_class WHERE oid = child),
-                    (SELECT relname FROM pg_class WHERE oid = parent)
-      USING ERRCODE = 'invalid_object_definition';
-  END IF;
-
-  EXECUTE format('LOCK TABLE %s IN SHARE ROW EXCLUSIVE MODE', qualified);
-  -- The row trigger sees rows before generated columns are computed, and
-  -- keys travel to the statement trigger as arrays.
-  SELECT a.attname, a.attgenerated <> '' AS generated, t.typarray = 0 AS no_array
-    INTO col
-    FROM pg_constraint AS c, unnest(c.conkey) AS k(attnum)
-    JOIN pg_attribute AS a ON a.attrelid = child AND a.attnum = k.attnum
-    JOIN pg_type AS t ON t.oid = a.atttypid
-   WHERE c.oid = fk AND (a.attgenerated <> '' OR t.typarray = 0)
-   LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'cannot propagate through foreign key "%"', fkname
-      USING ERRCODE = 'feature_not_supported',
-            DETAIL = CASE WHEN col.generated
-                          THEN format('Column "%s" is a generated column.', col.attname)
-                          ELSE format('Column "%s" is of a type that has no array type.', col.attname) END;
-  END IF;
-  PERFORM rowversion.drop_propagation_triggers(child, fkname);
-  -- A row trigger notes the parent keys of the changed rows (named to sort
-  -- after the version trigger, it sees the rows as stored); a statement
-  -- trigger bumps their parents (src/propagate.c).
-  EXECUTE format('CREATE TRIGGER %I BEFORE INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW '
-                 'EXECUTE FUNCTION rowversion.propagate_collect(%L)',
-                 'zz_rowversion_propagate_' || fk, qualified, fkname);
-  -- PostgreSQL fires the statement triggers of the table a statement
-  -- names alone, so each partition gets one too (not those attached later).
-  FOR part IN SELECT child UNION SELECT relid FROM pg_partition_tree(child) LOOP
-    EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH STATEMENT '
-                   'EXECUTE FUNCTION rowversion.propagate_trigger(%L, %L)',
-                   'rv_propagate_' || fk, part, fkname, parent_args[1]);
-  END LOOP;
-END
-$$;
+AS 'MODULE_PATHNAME', 'propagate'
+LANGUAGE C VOLATILE;
 
 -- stop_propagating(child, parent, via): undoes propagate().
 CREATE FUNCTION rowversion.stop_propagating(child regclass, parent regclass, via name DEFAULT NULL)
 RETURNS void
-LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  qualified text;
-  fk oid;
-BEGIN
-  IF child IS NULL OR parent IS NULL THEN
-    RAISE EXCEPTION 'parameter "%" cannot be null',
-                    CASE WHEN child IS NULL THEN 'child' ELSE 'parent' END
-      USING ERRCODE = 'null_value_not_allowed';
-  END IF;
-  qualified := rowversion.check_table(child);
-  fk := rowversion.find_foreign_key(child, parent, via);
-  IF NOT rowversion.drop_propagation_triggers(child,
-           (SELECT conname FROM pg_constraint WHERE oid = fk)) THEN
-    RAISE EXCEPTION 'table "%" does not propagate to table "%"',
-                    (SELECT relname FROM pg_class WHERE oid = child),
-                    (SELECT relname FROM pg_class WHERE oid = parent)
-      USING ERRCODE = 'object_not_in_prerequisite_state';
-  END IF;
-END
-$$;
+AS 'MODULE_PATHNAME', 'stop_propagating'
+LANGUAGE C VOLATILE;
 
 -- One row per propagation: the child, the parent, and the foreign key.
 CREATE VIEW rowversion.propagations AS
@@ -574,7 +151,15 @@ CREATE VIEW rowversion.propagations AS
   JOIN pg_catalog.pg_constraint AS c
     ON c.conrelid OPERATOR(pg_catalog.=) t.tgrelid
    AND c.contype OPERATOR(pg_catalog.=) 'f'
-   AND c.conname OPERATOR(pg_catalog.=) (rowversion.trigger_arguments(t.tgargs))[1]
+   -- the trigger's first argument: tgargs holds each one followed by a
+   -- zero byte
+   AND c.conname OPERATOR(pg_catalog.=)
+       (CASE WHEN t.tgnargs OPERATOR(pg_catalog.>) 0 THEN
+          pg_catalog.convert_from(
+            pg_catalog.substring(t.tgargs, 1,
+                                 pg_catalog.position(t.tgargs, pg_catalog.decode('00', 'hex'))
+                                 OPERATOR(pg_catalog.-) 1),
+            pg_catalog.getdatabaseencoding()) END)::pg_catalog.name
   WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.propagate_trigger()'::pg_catalog.regprocedure
     -- the statement trigger of the table propagate() was called on
     AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 0

@@ -170,6 +170,56 @@ SELECT rowversion.enable('rvtest.car');
 SELECT rowversion.enable('rvtest.vehicle');
 DROP TABLE rvtest.vehicle CASCADE;
 
+-- BEFORE row triggers fire in the order of their names, compared byte by
+-- byte.  enable() warns about one that sorts after its trigger, since it
+-- could change a row after its version was checked: on the table, its
+-- partitions and its inheritance children, whatever its events.  A name
+-- that sorts first, AFTER and statement triggers, and propagate()'s row
+-- trigger (meant to fire after it) are not reported.
+CREATE FUNCTION rvtest.pass() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN NEW;
+END
+$$;
+CREATE TABLE rvtest.audited (id int PRIMARY KEY, note text);
+CREATE TRIGGER audit BEFORE INSERT OR UPDATE ON rvtest.audited
+  FOR EACH ROW EXECUTE FUNCTION rvtest.pass();
+CREATE TRIGGER zzz_after AFTER UPDATE ON rvtest.audited
+  FOR EACH ROW EXECUTE FUNCTION rvtest.pass();
+CREATE TRIGGER zzz_statement BEFORE UPDATE ON rvtest.audited
+  FOR EACH STATEMENT EXECUTE FUNCTION rvtest.pass();
+SELECT rowversion.enable('rvtest.audited');
+CREATE TRIGGER zzz_audit BEFORE DELETE ON rvtest.audited
+  FOR EACH ROW EXECUTE FUNCTION rvtest.pass();
+CREATE TRIGGER zz_rowversion_audit BEFORE UPDATE ON rvtest.audited
+  FOR EACH ROW EXECUTE FUNCTION rvtest.pass();
+-- called again, with the same options or others
+SELECT rowversion.enable('rvtest.audited');
+SELECT rowversion.enable('rvtest.audited', require_version => true);
+SELECT count(*) AS version_triggers FROM pg_trigger
+WHERE tgrelid = 'rvtest.audited'::regclass AND tgname = 'zz_rowversion';
+DROP TRIGGER zzz_audit ON rvtest.audited;
+DROP TRIGGER zz_rowversion_audit ON rvtest.audited;
+SELECT rowversion.enable('rvtest.audited');
+CREATE TABLE rvtest.audit_notes (id int PRIMARY KEY, audited_id int REFERENCES rvtest.audited);
+SELECT rowversion.enable('rvtest.audit_notes');
+SELECT rowversion.propagate('rvtest.audit_notes', 'rvtest.audited');
+SELECT rowversion.enable('rvtest.audit_notes', mode => 'counter');
+CREATE TABLE rvtest.audited_parts (id int, region text) PARTITION BY LIST (region);
+CREATE TABLE rvtest.audited_eu PARTITION OF rvtest.audited_parts FOR VALUES IN ('eu');
+CREATE TABLE rvtest.audited_us PARTITION OF rvtest.audited_parts FOR VALUES IN ('us');
+CREATE TRIGGER zzz_audit BEFORE UPDATE ON rvtest.audited_us
+  FOR EACH ROW EXECUTE FUNCTION rvtest.pass();
+SELECT rowversion.enable('rvtest.audited_parts');
+CREATE TABLE rvtest.audited_base (id int);
+CREATE TABLE rvtest.audited_child () INHERITS (rvtest.audited_base);
+SELECT rowversion.enable('rvtest.audited_child');
+CREATE TRIGGER zzz_audit BEFORE INSERT ON rvtest.audited_child
+  FOR EACH ROW EXECUTE FUNCTION rvtest.pass();
+SELECT rowversion.enable('rvtest.audited_base');
+DROP TABLE rvtest.audit_notes, rvtest.audited, rvtest.audited_parts, rvtest.audited_base CASCADE;
+DROP FUNCTION rvtest.pass();
+
 -- Odd identifiers are quoted everywhere.
 CREATE SCHEMA "Odd Schema";
 CREATE TABLE "Odd Schema"."select" ("a b" int PRIMARY KEY, "Name" text);
