@@ -956,8 +956,9 @@ propagate(PG_FUNCTION_ARGS)
 	fkname = rv_ConstraintName(fk);
 
 	/*
-	 * The bump runs as the parent's owner, for a child whose owner has that
-	 * owner's rights (checked again at run time).
+	 * Only a child whose owner has the rights of the parent's owner may
+	 * propagate to it (checked again at run time); the bump itself runs
+	 * with the rights of whoever writes the child.
 	 */
 	if (!has_privs_of_role(child.owner, parent.owner))
 		ereport(ERROR,
