@@ -89,7 +89,14 @@ PG_FUNCTION_INFO_V1(propagate_trigger);
  * The foreign key is its constraint's OID, not its name: a foreign key
  * dropped and created again under the same name, perhaps over columns of
  * other types, is another one, whose keys go to a list of their own, and
- * the rows of a list are always of the types it records.
+ * the rows of a list are always of the types it records.  The role is the
+ * current user when the rows changed: the bump runs with the rights of
+ * whoever takes the keys, so a role takes only the keys its own statements
+ * noted -- never those of a less privileged caller whose statement is
+ * still running around a SECURITY DEFINER function -- and, at a greater
+ * depth, those the child's owner noted, as PostgreSQL runs a foreign key's
+ * cascade as the owner of the referencing table and fires its statement
+ * triggers with the statement that caused it.
  * The trigger depth tells a statement from one that a trigger runs inside
  * it: both the row and the statement triggers of a statement run at the
  * same depth, so each statement takes its own keys.
@@ -99,6 +106,7 @@ typedef struct RvPendingKeys
 	Oid			relid;
 	Oid			conoid;			/* the foreign key they were noted for */
 	NameData	fkname;			/* its name then, for messages */
+	Oid			userid;			/* the role whose statement changed the rows */
 	int			depth;
 	MemoryContext cxt;			/* the rows; reset when they are taken */
 	int			nkeys;
@@ -234,12 +242,12 @@ rv_PendingKeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 
 /*
  * Returns the pending keys of child table relid, foreign key conoid (named
- * fkname, over nkeys columns of types types) and trigger depth, made empty
- * when there are none yet.
+ * fkname, over nkeys columns of types types), role userid and trigger
+ * depth, made empty when there are none yet.
  */
 static RvPendingKeys *
-rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, int depth,
-				  int nkeys, const Oid *types)
+rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, Oid userid,
+				  int depth, int nkeys, const Oid *types)
 {
 	ListCell   *lc;
 	RvPendingKeys *pk;
@@ -249,7 +257,8 @@ rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, int depth,
 	foreach(lc, rv_pending_keys)
 	{
 		pk = (RvPendingKeys *) lfirst(lc);
-		if (pk->relid != relid || pk->conoid != conoid || pk->depth != depth)
+		if (pk->relid != relid || pk->conoid != conoid ||
+			pk->userid != userid || pk->depth != depth)
 			continue;
 		/* a constraint's columns never change type while it exists */
 		if (pk->nkeys != nkeys ||
@@ -272,6 +281,7 @@ rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, int depth,
 	pk->relid = relid;
 	pk->conoid = conoid;
 	namestrcpy(&pk->fkname, fkname);
+	pk->userid = userid;
 	pk->depth = depth;
 	pk->nkeys = nkeys;
 	for (i = 0; i < nkeys; i++)
@@ -333,7 +343,8 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	int			i;
 
 	/* (pending keys live as long as the transaction, fn_extra shorter) */
-	if (info != NULL && info->tgoid == tg->tgoid && info->relid == relid)
+	if (info != NULL && info->tgoid == tg->tgoid && info->relid == relid &&
+		info->pending->userid == GetUserId())
 		return info;
 
 	if (tg->tgnargs != 1)
@@ -366,7 +377,7 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 				 attname, RelationGetRelationName(rel));
 		types[i] = get_atttype(root, fkattnums[i]);
 	}
-	info->pending = rv_GetPendingKeys(root, conoid, tg->tgargs[0],
+	info->pending = rv_GetPendingKeys(root, conoid, tg->tgargs[0], GetUserId(),
 									  rv_TriggerDepth(), nkeys, types);
 	fcinfo->flinfo->fn_extra = info;
 	return info;
@@ -514,21 +525,27 @@ rv_RelOwner(Oid relid)
 }
 
 /*
- * Returns whether pk holds keys of child table relid and foreign key conoid
- * noted at trigger depth depth or deeper.
+ * Returns whether a statement trigger at trigger depth depth, running as
+ * userid on child table relid whose owner is ownerid, takes the keys in pk
+ * for foreign key conoid: those its role noted at its depth or deeper, and
+ * those the child's owner noted deeper (a cascade's).
  */
 static inline bool
-rv_PendingKeysFor(const RvPendingKeys *pk, Oid relid, Oid conoid, int depth)
+rv_PendingKeysFor(const RvPendingKeys *pk, Oid relid, Oid conoid, int depth,
+				  Oid userid, Oid ownerid)
 {
-	return pk->relid == relid && pk->conoid == conoid && pk->depth >= depth;
+	return pk->relid == relid && pk->conoid == conoid &&
+		((pk->userid == userid && pk->depth >= depth) ||
+		 (pk->userid == ownerid && pk->depth > depth));
 }
 
 /*
- * Returns a list of pending keys of child table relid and foreign key
- * conoid at trigger depth depth or deeper that holds rows, or NULL.
+ * Returns a list of pending keys that holds rows and that a statement
+ * trigger takes (rv_PendingKeysFor), or NULL.
  */
 static RvPendingKeys *
-rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth)
+rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth, Oid userid,
+					  Oid ownerid)
 {
 	ListCell   *lc;
 
@@ -536,21 +553,22 @@ rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth)
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-		if (pk->nrows > 0 && rv_PendingKeysFor(pk, relid, conoid, depth))
+		if (pk->nrows > 0 &&
+			rv_PendingKeysFor(pk, relid, conoid, depth, userid, ownerid))
 			return pk;
 	}
 	return NULL;
 }
 
 /*
- * Takes the rows that the current subtransaction noted in the lists of
- * child table relid and foreign key conoid at trigger depth depth or
- * deeper, and returns their number; args gets one array per key column,
- * of the key column types that like (one of those lists, all of which
- * record the same) records.  The lists keep their other rows.
+ * Takes the rows that the current subtransaction noted in the lists that
+ * a statement trigger takes (rv_PendingKeysFor), and returns their number;
+ * args gets one array per key column, of the key column types that like
+ * (one of those lists, all of which record the same) records.  The lists
+ * keep their other rows.
  */
 static int
-rv_TakePendingKeys(Oid relid, Oid conoid, int depth,
+rv_TakePendingKeys(Oid relid, Oid conoid, int depth, Oid userid, Oid ownerid,
 				   const RvPendingKeys *like, Datum *args)
 {
 	SubTransactionId current = GetCurrentSubTransactionId();
@@ -564,7 +582,7 @@ rv_TakePendingKeys(Oid relid, Oid conoid, int depth,
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-		if (rv_PendingKeysFor(pk, relid, conoid, depth))
+		if (rv_PendingKeysFor(pk, relid, conoid, depth, userid, ownerid))
 			total += pk->nrows;
 	}
 	for (i = 0; i < nkeys; i++)
@@ -578,7 +596,7 @@ rv_TakePendingKeys(Oid relid, Oid conoid, int depth,
 		int			first = pk->nrows;
 		int			r;
 
-		if (!rv_PendingKeysFor(pk, relid, conoid, depth))
+		if (!rv_PendingKeysFor(pk, relid, conoid, depth, userid, ownerid))
 			continue;
 		/* this subtransaction's rows are the last ones (see above) */
 		while (first > 0 && pk->subids[first - 1] == current)
@@ -734,6 +752,8 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	char	   *qparent;
 	Relation	parent;
 	Oid			parentowner;
+	Oid			childowner;
+	Oid			userid;
 	Trigger    *vtrigger;
 	AttrNumber	vattnum;
 	const char *vcol;
@@ -779,7 +799,10 @@ propagate_trigger(PG_FUNCTION_ARGS)
 		root = llast_oid(get_partition_ancestors(root));
 	conoid = get_relation_constraint_oid(root, tg->tgargs[0], true);
 	depth = rv_TriggerDepth();
-	pk = OidIsValid(conoid) ? rv_FindAnyPendingKeys(root, conoid, depth) : NULL;
+	userid = GetUserId();
+	childowner = rv_RelOwner(root);
+	pk = OidIsValid(conoid) ?
+		rv_FindAnyPendingKeys(root, conoid, depth, userid, childowner) : NULL;
 	if (pk == NULL)
 		return PointerGetDatum(NULL);
 	contup = rv_FindForeignKey(root, tg->tgargs[0], child);
@@ -797,7 +820,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	 * its statement triggers fire with the statement that caused it); rows
 	 * of an outer subtransaction belong to a statement still running.
 	 */
-	nrows = rv_TakePendingKeys(root, conoid, depth, pk, args);
+	nrows = rv_TakePendingKeys(root, conoid, depth, userid, childowner, pk, args);
 	if (nrows == 0)
 		return PointerGetDatum(NULL);
 	for (i = 0; i < nkeys; i++)
@@ -817,7 +840,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	 * its row trigger names it now.
 	 */
 	parentowner = rv_RelOwner(parentid);
-	if (!has_privs_of_role(rv_RelOwner(root), parentowner))
+	if (!has_privs_of_role(childowner, parentowner))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",

@@ -126,6 +126,27 @@ SET ROLE rv_writer;
 INSERT INTO app.lines VALUES (1, 2);
 RESET ROLE;
 
+-- A foreign key's cascade runs as the child's owner; the rows it changes
+-- are bumped with the statement that caused it, with that statement's
+-- rights.
+SET ROLE rv_app;
+CREATE TABLE app.carts (id int PRIMARY KEY);
+SELECT rowversion.enable('app.carts', mode => 'counter');
+CREATE TABLE app.products (id int PRIMARY KEY);
+CREATE TABLE app.cart_items (cart int REFERENCES app.carts,
+  product int REFERENCES app.products ON DELETE CASCADE, PRIMARY KEY (cart, product));
+SELECT rowversion.propagate('app.cart_items', 'app.carts', 'cart_items_cart_fkey');
+INSERT INTO app.carts VALUES (1);
+INSERT INTO app.products VALUES (5);
+INSERT INTO app.cart_items VALUES (1, 5);
+GRANT SELECT, DELETE ON app.products TO rv_writer;
+GRANT SELECT (id, row_version), UPDATE (row_version) ON app.carts TO rv_writer;
+RESET ROLE;
+SET ROLE rv_writer;
+DELETE FROM app.products WHERE id = 5;
+RESET ROLE;
+SELECT id, row_version FROM app.carts;
+
 -- 3. Row-level security on the parent decides for the bump too.  Under
 -- FORCE ROW LEVEL SECURITY, a tenant that writes a child row pointing at
 -- another tenant's parent (the foreign key's check does not look at
@@ -149,6 +170,24 @@ INSERT INTO app.entries VALUES (10, 1);
 INSERT INTO app.entries VALUES (11, 2);
 DELETE FROM app.entries WHERE id = 20;
 SELECT id, row_version FROM app.accounts;
+RESET ROLE;
+SELECT id, row_version FROM app.accounts ORDER BY id;
+-- The keys a statement notes are bumped with the rights of the role that
+-- made it: a SECURITY DEFINER function that writes the same child inside
+-- the tenant's statement bumps its own keys, never the tenant's.
+SET ROLE rv_app;
+ALTER TABLE app.accounts NO FORCE ROW LEVEL SECURITY;
+CREATE SEQUENCE app.entry_ids START 1000;
+CREATE FUNCTION app.open_entry(acc int) RETURNS int LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog AS $$
+BEGIN
+  INSERT INTO app.entries VALUES (nextval('app.entry_ids'), acc);
+  RETURN acc;
+END $$;
+GRANT EXECUTE ON FUNCTION app.open_entry(int) TO rv_t1;
+RESET ROLE;
+SET ROLE rv_t1;
+INSERT INTO app.entries VALUES (12, 2), (13, app.open_entry(1));
 RESET ROLE;
 SELECT id, row_version FROM app.accounts ORDER BY id;
 
