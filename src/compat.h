@@ -74,4 +74,25 @@
 #define pg_noreturn __attribute__((noreturn))
 #endif
 
+/*
+ * ProcessUtility_hook gained the readOnlyTree argument in 14.
+ * RV_PROCESS_UTILITY_PARAMS declares a hook's parameters and
+ * RV_PROCESS_UTILITY_ARGS passes them on.
+ */
+#if PG_VERSION_NUM >= 140000
+#define RV_PROCESS_UTILITY_PARAMS \
+	PlannedStmt *pstmt, const char *queryString, bool readOnlyTree, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define RV_PROCESS_UTILITY_ARGS \
+	pstmt, queryString, readOnlyTree, context, params, queryEnv, dest, qc
+#else
+#define RV_PROCESS_UTILITY_PARAMS \
+	PlannedStmt *pstmt, const char *queryString, \
+	ProcessUtilityContext context, ParamListInfo params, \
+	QueryEnvironment *queryEnv, DestReceiver *dest, QueryCompletion *qc
+#define RV_PROCESS_UTILITY_ARGS \
+	pstmt, queryString, context, params, queryEnv, dest, qc
+#endif
+
 #endif							/* RV_COMPAT_H */

@@ -942,6 +942,15 @@ propagate(PG_FUNCTION_ARGS)
 				 errmsg("cannot propagate from partition \"%s\" on its own",
 						child.relname),
 				 errhint("Propagate from its partitioned table.")));
+	/* row triggers and foreign keys do not reach inheritance children */
+	if (child.relkind == RELKIND_RELATION &&
+		find_inheritance_children(child.relid, NoLock) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot propagate from table \"%s\" because it has inheritance children",
+						child.relname),
+				 errdetail("Changes to rows stored in its inheritance children would not bump their parents."),
+				 errhint("Propagate from each child table through a foreign key of its own.")));
 	parent_trigger = rv_FindOwnVersionTrigger(parent.relid,
 											  rv_ExtensionFunction(nsp, "version_trigger"));
 	if (parent_trigger == NULL)
@@ -1033,13 +1042,13 @@ propagate(PG_FUNCTION_ARGS)
 	/*
 	 * PostgreSQL fires the statement triggers of the table a statement
 	 * names alone, so each partition gets one too (not those attached
-	 * later).
+	 * later).  It also refuses TRUNCATE, which fires no row trigger.
 	 */
 	foreach(lc, rv_PartitionTree(child.relid, child.relkind, ShareRowExclusiveLock))
 	{
 		Oid			relid = lfirst_oid(lc);
 
-		rv_Execute(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE ON %s "
+		rv_Execute(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
 							"FOR EACH STATEMENT EXECUTE FUNCTION %s(%s, %s)",
 							quote_identifier(psprintf("rv_propagate_%u", fk)),
 							rv_QualifiedRelation(relid),

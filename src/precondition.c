@@ -23,8 +23,10 @@
 #include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
+#include "catalog/heap.h"
 #include "catalog/namespace.h"
 #include "catalog/partition.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -35,6 +37,7 @@
 #include "miscadmin.h"
 #include "nodes/pg_list.h"
 #include "parser/parsetree.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
@@ -76,6 +79,7 @@ static bool rv_callbacks_registered = false;
 static Oid	rv_precondition_nsp = InvalidOid;
 
 static ExecutorStart_hook_type rv_prev_ExecutorStart = NULL;
+static ProcessUtility_hook_type rv_prev_ProcessUtility = NULL;
 
 static void rv_CheckDescendantTriggers(Relation rel, Trigger *tg);
 
@@ -254,6 +258,44 @@ rv_HasPrecondition(Oid relid)
 }
 
 /*
+ * Refuses a client's write through view relid when the view has INSTEAD OF
+ * row triggers and any precondition is registered: the trigger writes the
+ * tables behind it in statements of its own, which run deeper than the
+ * client's and are not checked (rv_CheckPreconditions), so a precondition
+ * on one of those tables would be skipped.
+ */
+static void
+rv_CheckViewTarget(Oid relid)
+{
+	Relation	view;
+	TriggerDesc *trigdesc;
+	ListCell   *lc;
+	bool		any = false;
+
+	foreach(lc, rv_preconditions)
+	{
+		RvPrecondition *p = (RvPrecondition *) lfirst(lc);
+
+		if (rv_FindPrecondition(p->relid)->header != NULL)
+			any = true;
+	}
+	if (!any)
+		return;
+	view = relation_open(relid, AccessShareLock);
+	trigdesc = view->trigdesc;
+	if (trigdesc != NULL &&
+		(trigdesc->trig_insert_instead_row || trigdesc->trig_update_instead_row ||
+		 trigdesc->trig_delete_instead_row))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot write through view \"%s\" while an If-Match precondition is registered",
+						RelationGetRelationName(view)),
+				 errdetail("Its INSTEAD OF trigger writes in statements of its own, which If-Match preconditions do not check."),
+				 errhint("Write to the table behind it, whose rows the precondition checks.")));
+	relation_close(view, AccessShareLock);
+}
+
+/*
  * Refuses a client's statement that would change rows of a table with a
  * registered precondition while that table's row trigger -- the only
  * place the precondition is checked -- would not fire for them: dropped
@@ -277,7 +319,14 @@ rv_CheckStatementTargets(PlannedStmt *stmt)
 		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
 		Relation	rel;
 
-		if (rte->rtekind != RTE_RELATION || !rv_HasPrecondition(rte->relid))
+		if (rte->rtekind != RTE_RELATION)
+			continue;
+		if (rte->relkind == RELKIND_VIEW)
+		{
+			rv_CheckViewTarget(rte->relid);
+			continue;
+		}
+		if (!rv_HasPrecondition(rte->relid))
 			continue;
 		/* the executor locks result relations in this mode */
 		rel = table_open(rte->relid, RowExclusiveLock);
@@ -292,6 +341,78 @@ rv_CheckStatementTargets(PlannedStmt *stmt)
 			rv_CheckDescendantTriggers(rel, rv_FindVersionTrigger(rel, rv_precondition_nsp));
 		table_close(rel, NoLock);
 	}
+}
+
+/*
+ * Refuses a TRUNCATE that would empty a table with a registered
+ * precondition: it fires no row trigger, so the precondition could not be
+ * checked.  The tables are those it names, their partitions and children
+ * (unless ONLY), and with CASCADE the tables that reference them, as
+ * ExecuteTruncate() gathers them.
+ */
+static void
+rv_CheckTruncate(TruncateStmt *stmt)
+{
+	List	   *relids = NIL;
+	ListCell   *lc;
+
+	foreach(lc, stmt->relations)
+	{
+		RangeVar   *rv = (RangeVar *) lfirst(lc);
+		Oid			relid = RangeVarGetRelid(rv, NoLock, true);
+
+		if (!OidIsValid(relid))
+			continue;
+		relids = list_concat_unique_oid(relids, rv->inh ?
+										find_all_inheritors(relid, NoLock, NULL) :
+										list_make1_oid(relid));
+	}
+	if (stmt->behavior == DROP_CASCADE)
+	{
+		List	   *more = relids;
+
+		while ((more = heap_truncate_find_FKs(more)) != NIL)
+		{
+			List	   *added = NIL;
+
+			foreach(lc, more)
+			{
+				Oid			relid = lfirst_oid(lc);
+
+				if (!list_member_oid(relids, relid))
+					added = list_concat_unique_oid(added,
+												   find_all_inheritors(relid, NoLock, NULL));
+			}
+			relids = list_concat_unique_oid(relids, added);
+			more = added;
+		}
+	}
+	foreach(lc, relids)
+	{
+		Oid			relid = lfirst_oid(lc);
+
+		if (rv_HasPrecondition(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("cannot truncate table \"%s\" while an If-Match precondition is registered for it",
+							get_rel_name(relid)),
+					 errdetail("Truncating fires no row trigger, so the precondition could not be checked."),
+					 errhint("Delete the rows instead.")));
+	}
+}
+
+/*
+ * ProcessUtility hook: checks TRUNCATE while a precondition is registered.
+ */
+static void
+rv_ProcessUtility(RV_PROCESS_UTILITY_PARAMS)
+{
+	if (rv_have_preconditions && IsA(pstmt->utilityStmt, TruncateStmt))
+		rv_CheckTruncate((TruncateStmt *) pstmt->utilityStmt);
+	if (rv_prev_ProcessUtility)
+		rv_prev_ProcessUtility(RV_PROCESS_UTILITY_ARGS);
+	else
+		standard_ProcessUtility(RV_PROCESS_UTILITY_ARGS);
 }
 
 /*
@@ -310,13 +431,16 @@ rv_ExecutorStart(QueryDesc *queryDesc, int eflags)
 }
 
 /*
- * Installs the ExecutorStart hook, once, when the library is loaded.
+ * Installs the ExecutorStart and ProcessUtility hooks, once, when the
+ * library is loaded.
  */
 void
 rv_InitPreconditions(void)
 {
 	rv_prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = rv_ExecutorStart;
+	rv_prev_ProcessUtility = ProcessUtility_hook;
+	ProcessUtility_hook = rv_ProcessUtility;
 }
 
 /*

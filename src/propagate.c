@@ -61,6 +61,7 @@
 #include "catalog/partition.h"
 #include "catalog/pg_class.h"
 #include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -772,8 +773,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 				 errmsg("function \"%s\" was not called by trigger manager",
 						"propagate_trigger")));
 	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event) ||
-		TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER INSERT, UPDATE or DELETE ... FOR EACH STATEMENT",
@@ -787,6 +787,32 @@ propagate_trigger(PG_FUNCTION_ARGS)
 				 errmsg("trigger \"%s\" on table \"%s\" was not created by rowversion.propagate()",
 						tg->tgname, RelationGetRelationName(child)),
 				 errhint("Call rowversion.propagate() to create it.")));
+
+	/* TRUNCATE fires no row trigger: its rows' parents would keep their versions */
+	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot truncate table \"%s\" because its changes propagate through foreign key \"%s\"",
+						RelationGetRelationName(child), tg->tgargs[0]),
+				 errdetail("Truncating fires no row trigger, so the parents of its rows would keep their versions."),
+				 errhint("Delete the rows instead, or call rowversion.stop_propagating() first."),
+				 errtable(child)));
+
+	/*
+	 * A statement through a table that has inheritance children (made one
+	 * after propagate(), which refuses them) changes rows the row trigger
+	 * never sees.
+	 */
+	if (child->rd_rel->relkind == RELKIND_RELATION && child->rd_rel->relhassubclass &&
+		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+		find_inheritance_children(RelationGetRelid(child), NoLock) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot propagate from table \"%s\" because it has inheritance children",
+						RelationGetRelationName(child)),
+				 errdetail("Changes to rows stored in its inheritance children would not bump their parents."),
+				 errhint("Propagate from each child table through a foreign key of its own."),
+				 errtable(child)));
 
 	/*
 	 * Keys are noted for the table that propagate() was called on, also

@@ -298,6 +298,47 @@ ROLLBACK;
 SELECT name, row_version FROM app.items;
 RESET ROLE;
 
+-- 8. What fires no row trigger, or checks its rows in statements that are
+-- not the client's, is refused rather than let through: TRUNCATE of a
+-- table with a registered precondition (also through CASCADE) or of a
+-- child whose changes propagate; a write through a view's INSTEAD OF
+-- trigger while a precondition is registered; propagate() from a table
+-- with inheritance children, and later statements through one.
+SET ROLE rv_app;
+BEGIN;
+SELECT rowversion.expect_match('app.items', '"7"');
+TRUNCATE app.items;
+ROLLBACK;
+SELECT rowversion.enable('app.cart_items', mode => 'counter');
+BEGIN;
+SELECT rowversion.expect_match('app.cart_items', '"7"');
+TRUNCATE app.products CASCADE;
+ROLLBACK;
+TRUNCATE app.entries;
+CREATE VIEW app.items_io AS SELECT id, name FROM app.items;
+CREATE FUNCTION app.items_io_update() RETURNS trigger LANGUAGE plpgsql AS
+$$ BEGIN UPDATE app.items SET name = NEW.name WHERE id = OLD.id; RETURN NEW; END $$;
+CREATE TRIGGER io INSTEAD OF UPDATE ON app.items_io FOR EACH ROW EXECUTE FUNCTION app.items_io_update();
+BEGIN;
+SELECT rowversion.expect_match('app.items', '"7"');
+UPDATE app.items_io SET name = 'through the view' WHERE id = 1;
+ROLLBACK;
+UPDATE app.items_io SET name = 'through the view' WHERE id = 1;
+CREATE TABLE app.ord (id int PRIMARY KEY);
+SELECT rowversion.enable('app.ord', mode => 'counter');
+CREATE TABLE app.ln (id int PRIMARY KEY, ord int REFERENCES app.ord, qty int);
+CREATE TABLE app.ln_old () INHERITS (app.ln);
+SELECT rowversion.propagate('app.ln', 'app.ord');
+ALTER TABLE app.ln_old NO INHERIT app.ln;
+SELECT rowversion.propagate('app.ln', 'app.ord');
+ALTER TABLE app.ln_old INHERIT app.ln;
+INSERT INTO app.ord VALUES (1);
+INSERT INTO app.ln_old VALUES (10, 1, 5);
+UPDATE app.ln SET qty = 6 WHERE id = 10;
+DELETE FROM app.ln WHERE id = 10;
+SELECT id, row_version FROM app.ord;
+RESET ROLE;
+
 \c :regress_db
 DROP DATABASE rv_trust;
 DROP ROLE rv_dbo, rv_app, rv_writer, rv_t1, rv_t2;
