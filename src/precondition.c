@@ -152,10 +152,12 @@ rv_FindPrecondition(Oid relid)
 }
 
 /*
- * Checks the preconditions registered for rel and for the partitioned
- * tables it is a partition of (ancestors, nearest first) against a row at
- * version current, which the caller has locked: raises RV001 when one does
- * not hold.  Returns whether any applied.
+ * Checks the preconditions registered for rel and for the tables its rows
+ * belong to (ancestors, rv_Ancestors(rel)) against row tuple at version
+ * current, which the caller has locked: raises RV001 when one does not
+ * hold, 42501 when the caller may not see the row's version
+ * (rv_CheckMayCompare, whose cache is *compare_state).  Returns whether
+ * any applied.
  *
  * Only the client's own writes are checked.  They are told apart by the
  * trigger depth: PostgreSQL counts the trigger functions running in the
@@ -171,7 +173,8 @@ rv_FindPrecondition(Oid relid)
  */
 bool
 rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
-					  int64 current, bool current_isnull)
+					  HeapTuple tuple, int *compare_state, int64 current,
+					  bool current_isnull)
 {
 	List	   *headers = NIL;
 	RvPrecondition *p;
@@ -193,6 +196,9 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 		list_free(headers);
 		return false;
 	}
+
+	/* the outcome tells the version: only to a caller who may see it */
+	rv_CheckMayCompare(rel, ancestors, attnum, tuple, compare_state);
 
 	/* a row without a version has no representation a tag could name */
 	foreach(lc, headers)

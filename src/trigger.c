@@ -65,6 +65,7 @@ typedef struct RvTriggerOptions
 	RvMode		mode;
 	bool		require_version;
 	Bitmapset  *ignore_cols;	/* numbered like tg_updatedcols; NULL if none */
+	int			compare_state;	/* rv_CheckMayCompare's cache */
 	bool		ancestors_known;	/* whether ancestors is filled in */
 	List	   *ancestors;		/* the tables rel's rows belong to
 								 * (rv_Ancestors), when preconditions need
@@ -475,6 +476,24 @@ rv_RememberMove(Relation rel, RvTriggerOptions *opts, HeapTuple oldtuple,
 }
 
 /*
+ * Returns the tables rel's rows belong to (rv_Ancestors), looked up once
+ * per statement and kept with the options.
+ */
+static List *
+rv_GetAncestors(FunctionCallInfo fcinfo, RvTriggerOptions *opts, Relation rel)
+{
+	if (!opts->ancestors_known)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		opts->ancestors = rv_Ancestors(RelationGetRelid(rel));
+		opts->ancestors_known = true;
+		MemoryContextSwitchTo(oldcxt);
+	}
+	return opts->ancestors;
+}
+
+/*
  * Checks the If-Match preconditions that expect_match() registered for the
  * row's table against the row the statement changes (tuple, which
  * PostgreSQL has locked and re-fetched if a concurrent update got there
@@ -490,16 +509,9 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	int64		current;
 	bool		current_isnull;
 
-	if (!opts->ancestors_known)
-	{
-		MemoryContext oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		opts->ancestors = rv_Ancestors(RelationGetRelid(rel));
-		opts->ancestors_known = true;
-		MemoryContextSwitchTo(oldcxt);
-	}
 	current = rv_GetVersion(tuple, RelationGetDescr(rel), opts, &current_isnull);
-	return rv_CheckPreconditions(rel, opts->ancestors, opts->attnum,
+	return rv_CheckPreconditions(rel, rv_GetAncestors(fcinfo, opts, rel),
+								 opts->attnum, tuple, &opts->compare_state,
 								 current, current_isnull);
 }
 
@@ -599,6 +611,10 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 		bool		claim_isnull;
 		int64		claim = rv_GetVersion(trigdata->tg_newtuple, desc, opts,
 										  &claim_isnull);
+
+		/* the outcome tells the version: only to a caller who may see it */
+		rv_CheckMayCompare(rel, rv_GetAncestors(fcinfo, opts, rel), opts->attnum,
+						   trigdata->tg_trigtuple, &opts->compare_state);
 
 		if (claim_isnull)
 			ereport(ERROR,

@@ -57,8 +57,9 @@ DROP FUNCTION public.format(text, name, name), public.quote_literal(anyelement),
 REVOKE ALL ON SCHEMA public FROM rv_attacker;
 DROP ROLE rv_owner, rv_attacker, rv_app;
 
--- The version a conflict reports is shown only to a caller who may read
--- the version column.
+-- A claim by a caller who may not read the version column is refused
+-- (42501), stale or not, since its outcome would tell the version; the
+-- table's owner gets RV001 with both versions.
 CREATE TABLE rvtest.secret (id int PRIMARY KEY, body text);
 SELECT rowversion.enable('rvtest.secret', mode => 'counter');
 INSERT INTO rvtest.secret VALUES (1, 'x');

@@ -188,6 +188,10 @@ GRANT EXECUTE ON FUNCTION app.open_entry(int) TO rv_t1;
 RESET ROLE;
 SET ROLE rv_t1;
 INSERT INTO app.entries VALUES (12, 2), (13, app.open_entry(1));
+-- (claims under a FOR ALL policy: the tenant's own row as ever, another's
+-- not reached)
+UPDATE app.accounts SET row_version = 2 WHERE id = 1 RETURNING id, row_version;
+UPDATE app.accounts SET row_version = 2 WHERE id = 2 RETURNING id, row_version;
 RESET ROLE;
 SELECT id, row_version FROM app.accounts ORDER BY id;
 
@@ -222,10 +226,11 @@ ROLLBACK;
 DROP TABLE app.notes_unversioned;
 RESET ROLE;
 
--- 5. A version that row-level security hides from the caller never shows
--- in RV001's DETAIL, from a claim or from expect_match(): here the writer
--- may update every row (and holds SELECT on the version column) but see
--- none of them.
+-- 5. A version the caller may not see never shows, in RV001's DETAIL nor
+-- in whether a claim or an If-Match passes: here the writer may update
+-- every row (and holds SELECT on the version column) but row-level
+-- security lets it see none of them.  Stale or current, the comparison is
+-- refused alike.
 SET ROLE rv_app;
 CREATE TABLE app.tickets (id int PRIMARY KEY, state text);
 SELECT rowversion.enable('app.tickets', mode => 'counter');
@@ -235,15 +240,36 @@ UPDATE app.tickets SET state = 'done';
 ALTER TABLE app.tickets ENABLE ROW LEVEL SECURITY;
 CREATE POLICY upd ON app.tickets FOR UPDATE USING (true);
 CREATE POLICY sel ON app.tickets FOR SELECT USING (false);
-GRANT SELECT, UPDATE ON app.tickets TO rv_writer;
+CREATE POLICY del ON app.tickets FOR DELETE USING (true);
+GRANT SELECT, UPDATE, DELETE ON app.tickets TO rv_writer;
 RESET ROLE;
 SET ROLE rv_writer;
 UPDATE app.tickets SET state = 'reopened', row_version = 1;
+UPDATE app.tickets SET state = 'reopened', row_version = 3;
 BEGIN;
 SELECT rowversion.expect_match('app.tickets', '"1"');
 UPDATE app.tickets SET state = 'reopened';
 ROLLBACK;
+BEGIN;
+SELECT rowversion.expect_match('app.tickets', '"2", "3"');
+DELETE FROM app.tickets;
+ROLLBACK;
 RESET ROLE;
+-- The same without SELECT on the version column, row-level security off.
+SET ROLE rv_app;
+ALTER TABLE app.tickets DISABLE ROW LEVEL SECURITY;
+REVOKE SELECT ON app.tickets FROM rv_writer;
+GRANT SELECT (id, state) ON app.tickets TO rv_writer;
+RESET ROLE;
+SET ROLE rv_writer;
+UPDATE app.tickets SET state = 'reopened', row_version = 1 WHERE id = 1;
+UPDATE app.tickets SET state = 'reopened', row_version = 3 WHERE id = 1;
+BEGIN;
+SELECT rowversion.expect_match('app.tickets', '"3"');
+UPDATE app.tickets SET state = 'reopened' WHERE id = 1;
+ROLLBACK;
+RESET ROLE;
+SELECT state, row_version FROM app.tickets;
 
 -- 6. conditional_update() on a partitioned table whose partition's
 -- trigger is disabled does not pass twice at the same version: it is
