@@ -138,19 +138,6 @@ static HTAB *rv_plan_cache = NULL;
 static int	rv_active = 0;
 
 /*
- * Raises 22004 when the argument argno of the SQL-callable function is
- * NULL.
- */
-static void
-rv_CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *name)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("parameter \"%s\" cannot be null", name)));
-}
-
-/*
  * Opens the table a conditional write targets, with the lock the write
  * will take.  The caller must hold the privilege the write needs (UPDATE on
  * the table or some column of it, or DELETE) before anything is locked, and

@@ -117,18 +117,6 @@ rv_QualifiedRelation(Oid relid)
 }
 
 /*
- * Refuses a NULL argument.
- */
-static void
-rv_CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *parameter)
-{
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("parameter \"%s\" cannot be null", parameter)));
-}
-
-/*
  * Checks that relid is an ordinary or partitioned table outside the system
  * schemas and that the current user has the privileges of its owner, and
  * fills in *table.  Nothing is locked yet.

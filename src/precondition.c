@@ -592,10 +592,7 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 Datum
 expect_match(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("parameter \"%s\" cannot be null", "tbl")));
+	rv_CheckNotNull(fcinfo, 0, "tbl");
 	RequireTransactionBlock(true, "rowversion.expect_match()");
 	rv_RegisterPrecondition(PG_GETARG_OID(0),
 							PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1),

@@ -71,6 +71,19 @@ _PG_init(void)
 }
 
 /*
+ * Raises 22004 when argument argno (called name) of the SQL-callable
+ * function is NULL.
+ */
+void
+rv_CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *name)
+{
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("parameter \"%s\" cannot be null", name)));
+}
+
+/*
  * Returns the user column of desc called name, or InvalidAttrNumber.
  */
 AttrNumber

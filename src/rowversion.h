@@ -13,6 +13,7 @@
 #include "compat.h"
 
 #include "commands/trigger.h"
+#include "fmgr.h"
 #include "nodes/parsenodes.h"
 #include "nodes/pg_list.h"
 #include "utils/rel.h"
@@ -39,6 +40,8 @@ typedef enum RvSqlstateStyle
 extern int	rv_sqlstate_style;
 
 /* rowversion.c: catalog helpers shared by the trigger and the functions */
+extern void rv_CheckNotNull(FunctionCallInfo fcinfo, int argno,
+							const char *name);
 extern List *rv_Ancestors(Oid relid);
 extern bool rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode);
 extern bool rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n);
