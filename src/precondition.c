@@ -13,6 +13,12 @@
  * subtransaction that rolls back is forgotten with it, as SET LOCAL is.
  * Nothing of them reaches the next transaction on the connection.
  *
+ * While one is registered, two hooks keep it from being skipped: at
+ * ExecutorStart a client's statement whose target tables' row triggers
+ * would not fire (dropped or disabled since), or that writes through a
+ * view's INSTEAD OF trigger, is refused; at ProcessUtility so is a
+ * TRUNCATE of such a table.  Without a registration each costs one test.
+ *
  *-------------------------------------------------------------------------
  */
 #include "rowversion.h"
