@@ -1,6 +1,6 @@
 -- expect_match(): an If-Match precondition for the UPDATE and DELETE
 -- statements that the client sends in the rest of the transaction, checked
--- by the row trigger (SPEC §10).  Counter mode keeps the versions readable.
+-- by the row trigger.  Counter mode keeps the versions readable.
 CREATE TABLE rvtest.doc (id int PRIMARY KEY, name text);
 SELECT rowversion.enable('rvtest.doc', mode => 'counter');
 INSERT INTO rvtest.doc VALUES (1, 'a'), (2, 'b'), (3, 'c');

@@ -39,7 +39,7 @@ def create_app(database_uri):
             db.session.commit()
             return jsonify(id=doc_id, **values), 201 if created else 200, {"ETag": etag}
         # The precondition and the write in one statement; the version
-        # column written with itself is If-Match's claim (SPEC §5).
+        # column written with itself is If-Match's claim.
         etag = db.session.execute(
             update(Document)
             .where(Document.id == doc_id, if_match(header, Document.row_version))
@@ -93,8 +93,8 @@ def create_app(database_uri):
 
     @app.put("/orders/<int:order_id>/lines/<int:line>")
     def put_order_line(order_id, line):
-        """A line is changed under the order's ETag (aggregate If-Match,
-        SPEC §8): touch the order with the version the client holds, then
+        """A line is changed under the order's ETag (aggregate If-Match):
+        touch the order with the version the client holds, then
         change the line, in one transaction.  propagate() bumps the order
         again for the line, so the answer's ETag is the order's new one."""
         values = fields_of(OrderLine, request.get_json(silent=True), partial=False)

@@ -2,7 +2,7 @@
 commit -- with no version anywhere in the handlers, as a framework or a
 generated CRUD layer writes them.  One request hook registers the client's
 If-Match with rowversion.expect_match() in the request's transaction
-(SPEC §10); the row trigger then checks it on the UPDATE or DELETE that the
+(README "expect_match"); the row trigger then checks it on the UPDATE or DELETE that the
 ORM sends, under the row lock.  A stale or concurrent write fails there
 with RV001, which common.py answers 412.
 """

@@ -8,7 +8,7 @@ from sqlalchemy.exc import DBAPIError
 
 from models import Document, Order, OrderLine, db
 
-# SPEC §6: conflict, version required, not found
+# The errors (README "Errors"): conflict, version required, not found
 STATUS_BY_SQLSTATE = {"RV001": 412, "RV002": 428, "RV003": 404}
 
 

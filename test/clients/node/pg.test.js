@@ -1,7 +1,7 @@
 // node-postgres calling rowversion.conditional_update and _delete.
 // node-postgres sends every parameter untyped (the server infers the type),
 // so the key resolves to the text signature and is the key value itself;
-// the object form of a key is cast, $2::jsonb (SPEC §5).
+// the object form of a key is cast, $2::jsonb.
 'use strict';
 
 const { test, before, after } = require('node:test');

@@ -1,4 +1,4 @@
-"""The extension's errors as HTTP answers (SPEC §6), for DRF's
+"""The extension's errors as HTTP answers (README "Errors"), for DRF's
 EXCEPTION_HANDLER setting."""
 
 from django.db import DatabaseError

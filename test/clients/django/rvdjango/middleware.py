@@ -2,7 +2,7 @@
 PATCH and DELETE with an If-Match header register it with
 rowversion.expect_match() for the table of the view's model, and the row
 trigger checks it on the UPDATE or DELETE that save() or delete() sends
-(SPEC §10).  Answers carrying a row_version get it as their ETag.
+(README "expect_match").  Answers carrying a row_version get it as their ETag.
 
 Django runs middleware outside the transaction that ATOMIC_REQUESTS opens
 around the view, so the middleware opens the request's transaction itself;

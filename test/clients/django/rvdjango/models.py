@@ -7,7 +7,7 @@ class RowVersionField(models.BigIntegerField):
     """The row version, kept by the extension's trigger.  INSERT reads the
     assigned version back (RETURNING); on UPDATE, save() writes the value
     the instance holds -- the version the client read -- which is a claim
-    that the trigger checks under the row lock (SPEC §5, path 3)."""
+    that the trigger checks under the row lock."""
 
     db_returning = True
 
@@ -37,7 +37,7 @@ class Article(models.Model):
 class Note(models.Model):
     """A model that never writes its version: save() leaves row_version out
     of its UPDATE, so the only check on a write is the precondition that
-    the request registered (SPEC §10), not a claim."""
+    the request registered (expect_match), not a claim."""
 
     title = models.CharField(max_length=200)
     body = models.TextField()
