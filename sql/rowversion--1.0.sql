@@ -11,6 +11,13 @@
 -- the views decode trigger arguments with pg_catalog's functions alone, so
 -- there is no helper function for users to call by accident or on purpose.
 
+-- CREATE EXTENSION made the schema as the role that ran it, which for a
+-- trusted extension is the database owner, who could then add overloads
+-- of these functions that the documented calls would resolve to -- and run
+-- them as whoever calls them.  The script runs as a superuser: the schema
+-- becomes that superuser's, so nobody but a superuser creates objects in it.
+ALTER SCHEMA rowversion OWNER TO CURRENT_USER;
+REVOKE CREATE ON SCHEMA rowversion FROM PUBLIC;
 GRANT USAGE ON SCHEMA rowversion TO PUBLIC;
 
 -- The row trigger of every enabled table.  Its arguments carry the table's

@@ -99,6 +99,7 @@ typedef struct RvTarget
 	AttrNumber	version_attnum; /* the version column */
 	int64		version_max;	/* largest value its type holds */
 	char		tgenabled;		/* the row trigger's pg_trigger.tgenabled */
+	bool		tgconditional;	/* whether it has a WHEN condition or columns */
 	NameData	tgname;
 } RvTarget;
 
@@ -274,6 +275,7 @@ rv_DescribeTarget(Relation rel, Oid fn_oid, RvTarget *target, MemoryContext cxt)
 						RelationGetRelationName(rel)),
 				 errhint("Call rowversion.enable() on it first.")));
 	target->tgenabled = trigger->tgenabled;
+	target->tgconditional = RV_TRIGGER_CONDITIONAL(trigger);
 	namestrcpy(&target->tgname, trigger->tgname);
 	if (rel->rd_rel->relhasrules)
 		ereport(ERROR,
@@ -868,7 +870,7 @@ rv_ReportNotVersioned(Oid relid, Oid nsp)
 						RelationGetRelationName(rel)),
 				 errdetail("It has no row trigger of rowversion.enable()."),
 				 errtable(rel)));
-	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname);
+	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname, RV_TRIGGER_CONDITIONAL(tg));
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("row versions of table \"%s\" are not being kept",
@@ -929,7 +931,8 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 
 	entry = rv_Statement(rel, fn_oid, stmt, ncols, cols, &scratch);
 	target = entry->target;
-	rv_CheckTriggerFires(rel, target.tgenabled, NameStr(target.tgname));
+	rv_CheckTriggerFires(rel, target.tgenabled, NameStr(target.tgname),
+						 target.tgconditional);
 
 	/*
 	 * Parameters: the key columns, the expected version, the changes, and

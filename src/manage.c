@@ -79,6 +79,7 @@ typedef struct RvTriggerRow
 	int16		tgtype;
 	char		tgenabled;
 	bool		isclone;		/* cloned from a partitioned table's trigger */
+	bool		conditional;	/* has a WHEN condition or UPDATE OF columns */
 	int			nargs;
 	char	  **args;
 } RvTriggerRow;
@@ -240,6 +241,8 @@ rv_RelationTriggers(Oid relid)
 		row->tgtype = form->tgtype;
 		row->tgenabled = form->tgenabled;
 		row->isclone = OidIsValid(form->tgparentid);
+		row->conditional = form->tgattr.dim1 > 0 ||
+			!heap_attisnull(tuple, Anum_pg_trigger_tgqual, RelationGetDescr(tgrel));
 		row->nargs = form->tgnargs;
 		if (row->nargs > 0)
 		{
@@ -808,10 +811,16 @@ enable(PG_FUNCTION_ARGS)
 					  require_version ? "true" : "false");
 	args = list_concat(args, ignored);
 
-	/* The trigger as it should be is there already: nothing to change. */
+	/*
+	 * The trigger as it should be is there already: nothing to change.  One
+	 * that fires at other times, only on some rows or columns, or under
+	 * another name is made again.
+	 */
 	if (current != NULL && current->nargs == list_length(args) &&
 		current->tgenabled == TRIGGER_FIRES_ON_ORIGIN &&
-		TRIGGER_FOR_DELETE(current->tgtype))
+		current->tgtype == (TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSERT |
+							TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE) &&
+		!current->conditional && strcmp(current->tgname, RV_TRIGGER_NAME) == 0)
 	{
 		i = 0;
 		foreach(lc, args)

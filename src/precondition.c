@@ -159,11 +159,9 @@ rv_FindPrecondition(Oid relid)
 
 /*
  * Checks the preconditions registered for rel and for the tables its rows
- * belong to (ancestors, rv_Ancestors(rel)) against row tuple at version
+ * belong to (ancestors, rv_Ancestors(rel)) against a row at version
  * current, which the caller has locked: raises RV001 when one does not
- * hold, 42501 when the caller may not see the row's version
- * (rv_CheckMayCompare, whose cache is *compare_state).  Returns whether
- * any applied.
+ * hold.  Returns whether any applied.
  *
  * Only the client's own writes are checked.  They are told apart by the
  * trigger depth: PostgreSQL counts the trigger functions running in the
@@ -179,8 +177,7 @@ rv_FindPrecondition(Oid relid)
  */
 bool
 rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
-					  HeapTuple tuple, int *compare_state, int64 current,
-					  bool current_isnull)
+					  int64 current, bool current_isnull)
 {
 	List	   *headers = NIL;
 	RvPrecondition *p;
@@ -202,9 +199,6 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 		list_free(headers);
 		return false;
 	}
-
-	/* the outcome tells the version: only to a caller who may see it */
-	rv_CheckMayCompare(rel, ancestors, attnum, tuple, compare_state);
 
 	/* a row without a version has no representation a tag could name */
 	foreach(lc, headers)
@@ -245,7 +239,7 @@ rv_CheckPreconditionTrigger(Relation rel, Oid nsp)
 						   tg->tgname),
 				 errhint("Call rowversion.enable() on it again to recreate the trigger."),
 				 errtable(rel)));
-	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname);
+	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname, RV_TRIGGER_CONDITIONAL(tg));
 }
 
 /*
@@ -493,6 +487,8 @@ rv_CheckDescendantTriggers(Relation rel, Trigger *tg)
 			"  WHERE t.tgrelid OPERATOR(pg_catalog.=) tree.relid "
 			"  AND t.tgfoid OPERATOR(pg_catalog.=) $2 "
 			"  AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 24) OPERATOR(pg_catalog.=) 24 "
+			"  AND t.tgqual IS NULL "
+			"  AND pg_catalog.cardinality(t.tgattr::pg_catalog.int2[]) OPERATOR(pg_catalog.=) 0 "
 			"  AND t.tgenabled OPERATOR(pg_catalog.=) ANY (ARRAY['A', $3]::pg_catalog.\"char\"[])) "
 			"ORDER BY c.relname LIMIT 1",
 			3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
@@ -510,9 +506,31 @@ rv_CheckDescendantTriggers(Relation rel, Trigger *tg)
 						"row versions of partition \"%s\" of table \"%s\" are not being kept" :
 						"row versions of child table \"%s\" of table \"%s\" are not being kept",
 						relname, RelationGetRelationName(rel)),
-				 errdetail("Its trigger \"%s\" is missing or disabled, or does not fire on UPDATE and DELETE, or not while session_replication_role is \"%s\".",
+				 errdetail("Its trigger \"%s\" is missing or disabled, or does not fire on every UPDATE and DELETE, or not while session_replication_role is \"%s\".",
 						   tg->tgname, replica ? "replica" : "origin"),
 				 errtable(rel)));
+}
+
+/*
+ * Refuses a precondition on rel to a caller who may not SELECT its version
+ * column: whether its writes pass would tell the version, a few tags at a
+ * time.  nsp is the extension's schema.
+ */
+static void
+rv_CheckMayCompareVersions(Relation rel, Oid nsp)
+{
+	Trigger    *tg = rv_FindVersionTrigger(rel, nsp);
+	AttrNumber	attnum = rv_FindColumn(RelationGetDescr(rel), tg->tgargs[0]);
+
+	if (attnum != InvalidAttrNumber &&
+		!rv_ColumnPrivilege(RelationGetRelid(rel), attnum, ACL_SELECT))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to compare row versions of table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errdetail("An If-Match precondition compares the row's version, which takes SELECT on column \"%s\".",
+						   tg->tgargs[0]),
+				 errtablecol(rel, attnum)));
 }
 
 /*
@@ -555,6 +573,7 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 				 errhint("If-Match preconditions apply to tables whose row versions rowversion.enable() keeps.")));
 
 	rv_CheckPreconditionTrigger(rel, get_func_namespace(fn_oid));
+	rv_CheckMayCompareVersions(rel, get_func_namespace(fn_oid));
 
 	/* a partition or child whose trigger does not fire would let writes through */
 	rv_CheckDescendantTriggers(rel, rv_FindVersionTrigger(rel, get_func_namespace(fn_oid)));

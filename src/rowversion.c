@@ -18,20 +18,15 @@
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
-#include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
-#include "rewrite/rowsecurity.h"
 #include "utils/acl.h"
-#include "utils/array.h"
 #include "utils/lsyscache.h"
 #include "utils/elog.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
-#include "utils/builtins.h"
 #include "utils/rls.h"
-#include "utils/ruleutils.h"
 
 RV_MODULE_MAGIC;
 
@@ -186,8 +181,6 @@ rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode)
  * through rel or through one of ancestors (rv_Ancestors(rel)), on the
  * table or on the column of the same name.
  */
-static void rv_ReportRowHidden(Relation rel, AttrNumber attnum);
-
 static bool
 rv_MaySelectColumn(Relation rel, List *ancestors, AttrNumber attnum)
 {
@@ -236,149 +229,43 @@ rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n)
 }
 
 /*
- * Returns whether the row-level security policies of rel that apply to the
- * current user could let an UPDATE or DELETE reach a row that a SELECT
- * does not see: some apply to SELECT, UPDATE or DELETE alone (FOR ALL
- * policies filter all three alike), or an extension adds policies.
- */
-static bool
-rv_PoliciesMayDiffer(Relation rel)
-{
-	Oid			userid = GetUserId();
-	ListCell   *lc;
-
-	if (row_security_policy_hook_permissive != NULL ||
-		row_security_policy_hook_restrictive != NULL)
-		return true;
-	if (rel->rd_rsdesc == NULL)
-		return false;
-	foreach(lc, rel->rd_rsdesc->policies)
-	{
-		RowSecurityPolicy *policy = (RowSecurityPolicy *) lfirst(lc);
-		Datum	   *roles;
-		int			nroles;
-		int			i;
-
-		if (policy->polcmd == '*' || policy->polcmd == ACL_INSERT_CHR)
-			continue;
-		deconstruct_array(policy->roles, OIDOID, sizeof(Oid), true, TYPALIGN_INT,
-						  &roles, NULL, &nroles);
-		for (i = 0; i < nroles; i++)
-			if (DatumGetObjectId(roles[i]) == ACL_ID_PUBLIC ||
-				has_privs_of_role(userid, DatumGetObjectId(roles[i])))
-				return true;
-	}
-	return false;
-}
-
-/*
- * Returns whether table relid's row-level security lets the current user
- * SELECT the row at tid of relation rowrelid (relid itself, or one of its
- * partitions or inheritance children).
- */
-static bool
-rv_RowVisibleThrough(Oid relid, Oid rowrelid, ItemPointer tid)
-{
-	Oid			argtypes[2] = {TIDOID, OIDOID};
-	Datum		args[2];
-	char	   *sql;
-	bool		visible;
-
-	args[0] = PointerGetDatum(tid);
-	args[1] = ObjectIdGetDatum(rowrelid);
-	sql = psprintf("SELECT FROM %s%s AS t WHERE t.ctid OPERATOR(pg_catalog.=) $1 "
-				   "AND t.tableoid OPERATOR(pg_catalog.=) $2",
-				   relid == rowrelid ? "ONLY " : "",
-				   quote_qualified_identifier(get_namespace_name(get_rel_namespace(relid)),
-											  get_rel_name(relid)));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql, 2, argtypes, args, NULL, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", sql);
-	visible = SPI_processed > 0;
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
-	return visible;
-}
-
-/*
- * Refuses to compare the version of row tuple of rel (column attnum) with a
- * claim or an If-Match precondition when the current user may not see that
- * version: the outcome -- written, or RV001 -- would tell it, a few tags at
- * a time.  It takes SELECT on the column (through rel or a table in
- * ancestors, rv_Ancestors(rel)) and, where row-level security applies to
- * the user on rel or an ancestor, a row that its SELECT policies show.
- * Those are usually implied by the statement itself (a WHERE clause makes
- * PostgreSQL apply them), so the row is looked up only when the table's
- * policies for SELECT and for UPDATE or DELETE may differ.
- *
- * *state caches what holds for every row of the statement: 0 at first,
- * then RV_COMPARE_ALLOWED, or RV_COMPARE_PER_ROW when rows must be looked
- * up; the caller keeps it with the statement's trigger options.
+ * Refuses to compare the version of a row of rel (column attnum) with a
+ * claim when the current user may write that column in rel (or in a table
+ * in ancestors, rv_Ancestors(rel)) but not read it there: the outcome --
+ * written, or RV001 -- would tell the version it may not SELECT.  A write
+ * that reaches rel without the user's own UPDATE right on the column (a
+ * view's, a SECURITY DEFINER function's) is its owner's to allow, and is
+ * not refused.  *state caches the answer for the statement: 0 at first,
+ * then RV_COMPARE_ALLOWED.
  */
 void
-rv_CheckMayCompare(Relation rel, List *ancestors, AttrNumber attnum,
-				   HeapTuple tuple, int *state)
+rv_CheckMayClaim(Relation rel, List *ancestors, AttrNumber attnum, int *state)
 {
-	Oid			relid = RelationGetRelid(rel);
+	const char *attname;
+	bool		may_write;
 	ListCell   *lc;
 
-	if (*state == 0)
-	{
-		if (!rv_MaySelectColumn(rel, ancestors, attnum))
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to compare row versions of table \"%s\"",
-							RelationGetRelationName(rel)),
-					 errdetail("Claims and If-Match preconditions compare the row's version, which takes SELECT on column \"%s\".",
-							   NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),
-					 errtablecol(rel, attnum)));
-		*state = RV_COMPARE_ALLOWED;
-		if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED &&
-			rv_PoliciesMayDiffer(rel))
-			*state = RV_COMPARE_PER_ROW;
-		foreach(lc, ancestors)
-		{
-			Oid			ancestor = lfirst_oid(lc);
-			Relation	anc;
-
-			if (check_enable_rls(ancestor, InvalidOid, true) != RLS_ENABLED)
-				continue;
-			anc = relation_open(ancestor, AccessShareLock);
-			if (rv_PoliciesMayDiffer(anc))
-				*state = RV_COMPARE_PER_ROW;
-			relation_close(anc, AccessShareLock);
-		}
-	}
-	if (*state != RV_COMPARE_PER_ROW)
+	if (*state == RV_COMPARE_ALLOWED)
 		return;
-
-	if (check_enable_rls(relid, InvalidOid, true) == RLS_ENABLED &&
-		!rv_RowVisibleThrough(relid, relid, &tuple->t_self))
-		rv_ReportRowHidden(rel, attnum);
+	attname = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
+	may_write = rv_ColumnPrivilege(RelationGetRelid(rel), attnum, ACL_UPDATE);
 	foreach(lc, ancestors)
 	{
-		Oid			ancestor = lfirst_oid(lc);
+		AttrNumber	anc_attnum = get_attnum(lfirst_oid(lc), attname);
 
-		if (check_enable_rls(ancestor, InvalidOid, true) == RLS_ENABLED &&
-			!rv_RowVisibleThrough(ancestor, relid, &tuple->t_self))
-			rv_ReportRowHidden(rel, attnum);
+		if (anc_attnum != InvalidAttrNumber &&
+			rv_ColumnPrivilege(lfirst_oid(lc), anc_attnum, ACL_UPDATE))
+			may_write = true;
 	}
-}
-
-/*
- * Reports a claim or precondition on a row that row-level security hides
- * from the current user (see rv_CheckMayCompare).
- */
-static void
-rv_ReportRowHidden(Relation rel, AttrNumber attnum)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-			 errmsg("permission denied to compare row versions of table \"%s\"",
-					RelationGetRelationName(rel)),
-			 errdetail("Claims and If-Match preconditions compare the row's version, and row-level security does not let the current user see the row."),
-			 errtablecol(rel, attnum)));
+	if (may_write && !rv_MaySelectColumn(rel, ancestors, attnum))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to compare row versions of table \"%s\"",
+						RelationGetRelationName(rel)),
+				 errdetail("A claim compares the row's version, which takes SELECT on column \"%s\".",
+						   attname),
+				 errtablecol(rel, attnum)));
+	*state = RV_COMPARE_ALLOWED;
 }
 
 /*
@@ -522,15 +409,26 @@ rv_FindVersionTrigger(Relation rel, Oid nsp)
 
 /*
  * Refuses a write (or a precondition) that relies on a row trigger that
- * would not fire: one disabled, or not firing under the session's
- * session_replication_role.  The row would keep its version, and a second
- * write at the same version would pass.
+ * would not fire: one disabled, not firing under the session's
+ * session_replication_role, or firing only for some rows or columns
+ * (conditional: a WHEN condition or UPDATE OF columns, which enable()
+ * never makes).  The row would keep its version, and a second write at the
+ * same version would pass.
  */
 void
-rv_CheckTriggerFires(Relation rel, char tgenabled, const char *tgname)
+rv_CheckTriggerFires(Relation rel, char tgenabled, const char *tgname,
+					 bool conditional)
 {
 	bool		replica = SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA;
 
+	if (conditional)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("row versions of table \"%s\" are not being kept",
+						RelationGetRelationName(rel)),
+				 errdetail("Trigger \"%s\" fires only for some rows or columns.", tgname),
+				 errhint("Call rowversion.enable() on it again to recreate the trigger."),
+				 errtable(rel)));
 	if (tgenabled == TRIGGER_FIRES_ALWAYS ||
 		(replica ? tgenabled == TRIGGER_FIRES_ON_REPLICA :
 		 tgenabled == TRIGGER_FIRES_ON_ORIGIN))

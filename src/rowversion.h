@@ -46,14 +46,14 @@ extern List *rv_Ancestors(Oid relid);
 extern bool rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode);
 extern bool rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n);
 #define RV_COMPARE_ALLOWED	1
-#define RV_COMPARE_PER_ROW	2
-extern void rv_CheckMayCompare(Relation rel, List *ancestors,
-							   AttrNumber attnum, HeapTuple tuple, int *state);
+extern void rv_CheckMayClaim(Relation rel, List *ancestors, AttrNumber attnum,
+							 int *state);
 extern AttrNumber rv_FindColumn(TupleDesc desc, const char *name);
 extern int64 rv_VersionTypeMax(Oid typid);
 extern Trigger *rv_FindVersionTrigger(Relation rel, Oid nsp);
 extern void rv_CheckTriggerFires(Relation rel, char tgenabled,
-								 const char *tgname);
+								 const char *tgname, bool conditional);
+#define RV_TRIGGER_CONDITIONAL(tg) ((tg)->tgqual != NULL || (tg)->tgnattr > 0)
 extern int	rv_TriggerDepth(void);
 
 /* rowversion.c: the three conditions, reported with the style's SQLSTATE */
@@ -73,8 +73,7 @@ extern pg_noreturn void rv_ReportPreconditionFailed(Relation rel,
 extern bool rv_have_preconditions;	/* whether any is registered */
 extern void rv_InitPreconditions(void);
 extern bool rv_CheckPreconditions(Relation rel, List *ancestors,
-								  AttrNumber attnum, HeapTuple tuple,
-								  int *compare_state, int64 current,
+								  AttrNumber attnum, int64 current,
 								  bool current_isnull);
 
 #endif							/* ROWVERSION_H */

@@ -65,7 +65,7 @@ typedef struct RvTriggerOptions
 	RvMode		mode;
 	bool		require_version;
 	Bitmapset  *ignore_cols;	/* numbered like tg_updatedcols; NULL if none */
-	int			compare_state;	/* rv_CheckMayCompare's cache */
+	int			compare_state;	/* rv_CheckMayClaim's cache */
 	bool		ancestors_known;	/* whether ancestors is filled in */
 	List	   *ancestors;		/* the tables rel's rows belong to
 								 * (rv_Ancestors), when preconditions need
@@ -511,8 +511,7 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 
 	current = rv_GetVersion(tuple, RelationGetDescr(rel), opts, &current_isnull);
 	return rv_CheckPreconditions(rel, rv_GetAncestors(fcinfo, opts, rel),
-								 opts->attnum, tuple, &opts->compare_state,
-								 current, current_isnull);
+								 opts->attnum, current, current_isnull);
 }
 
 /*
@@ -612,9 +611,9 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 		int64		claim = rv_GetVersion(trigdata->tg_newtuple, desc, opts,
 										  &claim_isnull);
 
-		/* the outcome tells the version: only to a caller who may see it */
-		rv_CheckMayCompare(rel, rv_GetAncestors(fcinfo, opts, rel), opts->attnum,
-						   trigdata->tg_trigtuple, &opts->compare_state);
+		/* the outcome tells the version: not to a caller who may not read it */
+		rv_CheckMayClaim(rel, rv_GetAncestors(fcinfo, opts, rel), opts->attnum,
+						 &opts->compare_state);
 
 		if (claim_isnull)
 			ereport(ERROR,
