@@ -715,10 +715,164 @@ rv_CountAsOwner(Oid ownerid, const char *query, int nargs, Oid *argtypes,
 }
 
 /*
- * propagate_trigger() — AFTER INSERT, UPDATE or DELETE ... FOR EACH
- * STATEMENT on a child table: takes the keys that propagate_collect()
+ * What a bump needs to know of the parent, resolved once per statement.
+ */
+typedef struct RvBump
+{
+	char	   *childname;		/* the table propagate() was called on */
+	Oid			parentid;
+	char	   *parentname;
+	Oid			parentowner;
+	char	   *target;			/* "[ONLY] schema.parent AS p" */
+	const char *vcol;			/* the parent's version column, quoted */
+	char	   *orderby;		/* "p.k1, p.k2": the parent's key order */
+	bool		rls;			/* row-level security applies to the writer */
+} RvBump;
+
+/*
+ * Fills *bump for foreign key contup of child table root, refusing a bump
+ * the current user may not make (rv_CheckBumpPrivileges), one through a
+ * child whose owner lacks the rights of the parent's owner (the trigger
+ * functions can be attached to any table by anyone, and propagate()
+ * requires it), and one to a parent that no longer keeps row versions.
+ * Returns the parent's key columns in pkattnums and pfeqops.
+ */
+static void
+rv_PrepareBump(FunctionCallInfo fcinfo, Oid root, Oid childowner,
+			   HeapTuple contup, RvBump *bump, int *nkeys,
+			   AttrNumber *pkattnums, Oid *pfeqops)
+{
+	Oid			parentid = ((Form_pg_constraint) GETSTRUCT(contup))->confrelid;
+	AttrNumber	fkattnums[INDEX_MAX_KEYS];
+	Relation	parent;
+	Trigger    *vtrigger;
+	AttrNumber	vattnum;
+	StringInfoData buf;
+	int			i;
+
+	rv_DeconstructFk(contup, nkeys, fkattnums, pkattnums, pfeqops);
+	bump->childname = get_rel_name(root);
+	bump->parentid = parentid;
+	bump->parentname = get_rel_name(parentid);
+	bump->parentowner = rv_RelOwner(parentid);
+	if (!has_privs_of_role(childowner, bump->parentowner))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
+						bump->childname, bump->parentname),
+				 errdetail("The owner of the child table must have the privileges of the owner of the parent table.")));
+
+	/* only the parent's real version column, as its row trigger names it now */
+	parent = table_open(parentid, AccessShareLock);
+	vtrigger = rv_FindVersionTrigger(parent, get_func_namespace(fcinfo->flinfo->fn_oid));
+	if (vtrigger == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot propagate to table \"%s\" because it does not keep row versions",
+						bump->parentname),
+				 errhint("Call rowversion.enable() on it, or rowversion.stop_propagating() on table \"%s\".",
+						 bump->childname)));
+	vattnum = rv_FindColumn(RelationGetDescr(parent), vtrigger->tgargs[0]);
+	if (vattnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("version column \"%s\" of table \"%s\" does not exist",
+						vtrigger->tgargs[0], bump->parentname),
+				 errhint("Call rowversion.enable() to name the version column again."),
+				 errtable(parent)));
+	rv_CheckBumpPrivileges(root, parent, vattnum, *nkeys, pkattnums);
+	bump->rls = check_enable_rls(parentid, InvalidOid, true) == RLS_ENABLED;
+	bump->vcol = quote_identifier(pstrdup(vtrigger->tgargs[0]));
+	bump->target = psprintf("%s%s AS p",
+							parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
+							quote_qualified_identifier(get_namespace_name(RelationGetNamespace(parent)),
+													   bump->parentname));
+	table_close(parent, NoLock);
+
+	initStringInfo(&buf);
+	for (i = 0; i < *nkeys; i++)
+		appendStringInfo(&buf, "%sp.%s", i > 0 ? ", " : "",
+						 quote_identifier(get_attname(parentid, pkattnums[i], false)));
+	bump->orderby = buf.data;
+}
+
+/*
+ * Bumps the version of the parent rows that where (a condition on "p", with
+ * parameters args) selects, as the current user: locks them in key order
+ * first, so that two statements that touch children of the same parents
+ * wait for each other instead of deadlocking, then touches each once.
+ * Under row-level security, parent rows the user's policies hide from the
+ * lock are refused, not skipped (counted as the parent's owner,
+ * rv_CountAsOwner).
+ */
+static void
+rv_BumpParents(RvBump *bump, const char *where, int nargs, Oid *argtypes,
+			   Datum *args)
+{
+	char	   *sql;
+	uint64		nlocked;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+
+	sql = psprintf("SELECT 1 FROM %s WHERE %s ORDER BY %s FOR NO KEY UPDATE OF p",
+				   bump->target, where, bump->orderby);
+	if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0) < 0)
+		elog(ERROR, "SPI_execute_with_args failed: %s", sql);
+	nlocked = SPI_processed;
+
+	if (bump->rls &&
+		(uint64) rv_CountAsOwner(bump->parentowner,
+								 psprintf("SELECT pg_catalog.count(*) FROM %s WHERE %s",
+										  bump->target, where),
+								 nargs, argtypes, args) > nlocked)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
+						bump->childname, bump->parentname),
+				 errdetail("Row-level security does not let the current user update a row of table \"%s\" that the change references.",
+						   bump->parentname)));
+
+	if (nlocked > 0)
+	{
+		/* (a rule on the parent may turn it into something else) */
+		sql = psprintf("UPDATE %s SET %s = p.%s WHERE %s",
+					   bump->target, bump->vcol, bump->vcol, where);
+		if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0) < 0)
+			elog(ERROR, "SPI_execute_with_args failed: %s", sql);
+	}
+
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * Refuses a statement through child, a table with inheritance children
+ * (made one after propagate(), which refuses them): it may change rows the
+ * row trigger never sees.
+ */
+static void
+rv_CheckNoInheritanceChildren(Relation child)
+{
+	if (child->rd_rel->relkind == RELKIND_RELATION && child->rd_rel->relhassubclass &&
+		find_inheritance_children(RelationGetRelid(child), NoLock) != NIL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot propagate from table \"%s\" because it has inheritance children",
+						RelationGetRelationName(child)),
+				 errdetail("Changes to rows stored in its inheritance children would not bump their parents."),
+				 errhint("Propagate from each child table through a foreign key of its own."),
+				 errtable(child)));
+}
+
+/*
+ * propagate_trigger() — AFTER INSERT, UPDATE, DELETE or TRUNCATE ... FOR
+ * EACH STATEMENT on a child table: takes the keys that propagate_collect()
  * noted and bumps the version of each parent row they reference, once,
- * parents locked in key order.
+ * parents locked in key order.  TRUNCATE, which fires no row trigger,
+ * bumps every parent row: a needless bump where a parent had no child,
+ * never a missed one (a statement that truncates the parent too leaves
+ * none to bump).
  *
  * The bump runs as the current user -- the role whose statement changed
  * the children -- with that role's privileges, search_path and row-level
@@ -739,32 +893,19 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	Trigger    *tg;
 	Relation	child;
 	Oid			root;
-	RvPendingKeys *pk;
-	HeapTuple	contup;
+	Oid			childowner;
+	Oid			userid;
 	Oid			conoid;
-	Oid			parentid;
+	HeapTuple	contup;
+	RvPendingKeys *pk = NULL;
+	RvBump		bump;
 	int			nkeys;
-	AttrNumber	fkattnums[INDEX_MAX_KEYS];
 	AttrNumber	pkattnums[INDEX_MAX_KEYS];
 	Oid			pfeqops[INDEX_MAX_KEYS];
 	Oid			argtypes[INDEX_MAX_KEYS];
 	Datum		args[INDEX_MAX_KEYS];
-	const char *only;
-	char	   *qparent;
-	Relation	parent;
-	Oid			parentowner;
-	Oid			childowner;
-	Oid			userid;
-	Trigger    *vtrigger;
-	AttrNumber	vattnum;
-	const char *vcol;
-	bool		rls;
-	StringInfoData keys;
-	StringInfoData qual;
-	StringInfoData sql;
-	uint64		nlocked;
+	StringInfoData where;
 	int			depth;
-	int			nrows;
 	int			i;
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -778,7 +919,6 @@ propagate_trigger(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired AFTER INSERT, UPDATE or DELETE ... FOR EACH STATEMENT",
 						"propagate_trigger")));
-
 	tg = trigdata->tg_trigger;
 	child = trigdata->tg_relation;
 	if (tg->tgnargs != 2)
@@ -787,32 +927,8 @@ propagate_trigger(PG_FUNCTION_ARGS)
 				 errmsg("trigger \"%s\" on table \"%s\" was not created by rowversion.propagate()",
 						tg->tgname, RelationGetRelationName(child)),
 				 errhint("Call rowversion.propagate() to create it.")));
-
-	/* TRUNCATE fires no row trigger: its rows' parents would keep their versions */
-	if (TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot truncate table \"%s\" because its changes propagate through foreign key \"%s\"",
-						RelationGetRelationName(child), tg->tgargs[0]),
-				 errdetail("Truncating fires no row trigger, so the parents of its rows would keep their versions."),
-				 errhint("Delete the rows instead, or call rowversion.stop_propagating() first."),
-				 errtable(child)));
-
-	/*
-	 * A statement through a table that has inheritance children (made one
-	 * after propagate(), which refuses them) changes rows the row trigger
-	 * never sees.
-	 */
-	if (child->rd_rel->relkind == RELKIND_RELATION && child->rd_rel->relhassubclass &&
-		!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
-		find_inheritance_children(RelationGetRelid(child), NoLock) != NIL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot propagate from table \"%s\" because it has inheritance children",
-						RelationGetRelationName(child)),
-				 errdetail("Changes to rows stored in its inheritance children would not bump their parents."),
-				 errhint("Propagate from each child table through a foreign key of its own."),
-				 errtable(child)));
+	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
+		rv_CheckNoInheritanceChildren(child);
 
 	/*
 	 * Keys are noted for the table that propagate() was called on, also
@@ -827,17 +943,24 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	depth = rv_TriggerDepth();
 	userid = GetUserId();
 	childowner = rv_RelOwner(root);
-	pk = OidIsValid(conoid) ?
-		rv_FindAnyPendingKeys(root, conoid, depth, userid, childowner) : NULL;
-	if (pk == NULL)
-		return PointerGetDatum(NULL);
+	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
+	{
+		pk = OidIsValid(conoid) ?
+			rv_FindAnyPendingKeys(root, conoid, depth, userid, childowner) : NULL;
+		if (pk == NULL)
+			return PointerGetDatum(NULL);
+	}
+
 	contup = rv_FindForeignKey(root, tg->tgargs[0], child);
-	parentid = ((Form_pg_constraint) GETSTRUCT(contup))->confrelid;
-	rv_DeconstructFk(contup, &nkeys, fkattnums, pkattnums, pfeqops);
+	rv_PrepareBump(fcinfo, root, childowner, contup, &bump, &nkeys, pkattnums,
+				   pfeqops);
 	ReleaseSysCache(contup);
-	if (nkeys != pk->nkeys)
-		elog(ERROR, "foreign key \"%s\" has %d columns, not %d",
-			 tg->tgargs[0], nkeys, pk->nkeys);
+
+	if (pk == NULL)
+	{
+		rv_BumpParents(&bump, "true", 0, NULL, NULL);
+		return PointerGetDatum(NULL);
+	}
 
 	/*
 	 * Take the keys: what the bump changes notes keys of its own.  Those of
@@ -846,8 +969,10 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	 * its statement triggers fire with the statement that caused it); rows
 	 * of an outer subtransaction belong to a statement still running.
 	 */
-	nrows = rv_TakePendingKeys(root, conoid, depth, userid, childowner, pk, args);
-	if (nrows == 0)
+	if (nkeys != pk->nkeys)
+		elog(ERROR, "foreign key \"%s\" has %d columns, not %d",
+			 tg->tgargs[0], nkeys, pk->nkeys);
+	if (rv_TakePendingKeys(root, conoid, depth, userid, childowner, pk, args) == 0)
 		return PointerGetDatum(NULL);
 	for (i = 0; i < nkeys; i++)
 	{
@@ -859,95 +984,13 @@ propagate_trigger(PG_FUNCTION_ARGS)
 							tg->tgargs[0], format_type_be(pk->types[i]))));
 	}
 
-	/*
-	 * The trigger functions can be attached to any table by anyone: bump
-	 * only for a child whose owner has the rights of the parent's owner (as
-	 * propagate() requires), and only the parent's real version column, as
-	 * its row trigger names it now.
-	 */
-	parentowner = rv_RelOwner(parentid);
-	if (!has_privs_of_role(childowner, parentowner))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
-						get_rel_name(root), get_rel_name(parentid)),
-				 errdetail("The owner of the child table must have the privileges of the owner of the parent table.")));
-	parent = table_open(parentid, AccessShareLock);
-	vtrigger = rv_FindVersionTrigger(parent, get_func_namespace(fcinfo->flinfo->fn_oid));
-	if (vtrigger == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot propagate to table \"%s\" because it does not keep row versions",
-						RelationGetRelationName(parent)),
-				 errhint("Call rowversion.enable() on it, or rowversion.stop_propagating() on table \"%s\".",
-						 get_rel_name(root))));
-	vattnum = rv_FindColumn(RelationGetDescr(parent), vtrigger->tgargs[0]);
-	if (vattnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("version column \"%s\" of table \"%s\" does not exist",
-						vtrigger->tgargs[0], RelationGetRelationName(parent)),
-				 errhint("Call rowversion.enable() to name the version column again."),
-				 errtable(parent)));
-	rv_CheckBumpPrivileges(root, parent, vattnum, nkeys, pkattnums);
-	rls = check_enable_rls(parentid, InvalidOid, true) == RLS_ENABLED;
-	vcol = quote_identifier(pstrdup(vtrigger->tgargs[0]));
-	table_close(parent, NoLock);
-
-	only = get_rel_relkind(parentid) == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
-	qparent = quote_qualified_identifier(get_namespace_name(get_rel_namespace(parentid)),
-										 get_rel_name(parentid));
-
-	initStringInfo(&keys);
-	rv_AppendPendingKeys(&keys, nkeys);
-	initStringInfo(&qual);
-	rv_AppendJoinQual(&qual, parentid, nkeys, pkattnums, pfeqops, pk->types);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-
-	/*
-	 * Lock the parents first, in key order, so that two statements that
-	 * touch children of the same parents wait for each other instead of
-	 * deadlocking; then bump each once.
-	 */
-	initStringInfo(&sql);
-	appendStringInfo(&sql, "SELECT 1 FROM %s%s AS p WHERE EXISTS (SELECT FROM %s WHERE %s) ORDER BY ",
-					 only, qparent, keys.data, qual.data);
-	for (i = 0; i < nkeys; i++)
-		appendStringInfo(&sql, "%sp.%s", i > 0 ? ", " : "",
-						 quote_identifier(get_attname(parentid, pkattnums[i], false)));
-	appendStringInfoString(&sql, " FOR NO KEY UPDATE OF p");
-	if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
-	nlocked = SPI_processed;
-
-	/* rows that row-level security hid from the lock are refused, not skipped */
-	if (rls)
-	{
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "SELECT pg_catalog.count(*) FROM %s%s AS p WHERE EXISTS (SELECT FROM %s WHERE %s)",
-						 only, qparent, keys.data, qual.data);
-		if ((uint64) rv_CountAsOwner(parentowner, sql.data, nkeys, argtypes, args) > nlocked)
-			ereport(ERROR,
-					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-					 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
-							get_rel_name(root), get_rel_name(parentid)),
-					 errdetail("Row-level security does not let the current user update a row of table \"%s\" that the change references.",
-							   get_rel_name(parentid))));
-	}
-
-	if (nlocked > 0)
-	{
-		resetStringInfo(&sql);
-		appendStringInfo(&sql, "UPDATE %s%s AS p SET %s = p.%s WHERE EXISTS (SELECT FROM %s WHERE %s)",
-						 only, qparent, vcol, vcol, keys.data, qual.data);
-		/* (a rule on the parent may turn it into something else) */
-		if (SPI_execute_with_args(sql.data, nkeys, argtypes, args, NULL, false, 0) < 0)
-			elog(ERROR, "SPI_execute_with_args failed: %s", sql.data);
-	}
-
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	initStringInfo(&where);
+	appendStringInfoString(&where, "EXISTS (SELECT FROM ");
+	rv_AppendPendingKeys(&where, nkeys);
+	appendStringInfoString(&where, " WHERE ");
+	rv_AppendJoinQual(&where, bump.parentid, nkeys, pkattnums, pfeqops,
+					  pk->types);
+	appendStringInfoChar(&where, ')');
+	rv_BumpParents(&bump, where.data, nkeys, argtypes, args);
 	return PointerGetDatum(NULL);
 }

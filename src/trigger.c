@@ -367,7 +367,20 @@ rv_VersionDatum(RvTriggerOptions *opts, int64 version)
  * copy, as PostgreSQL hands a heap table's row to BEFORE triggers, those
  * bytes are overwritten in place and the same tuple is returned: the
  * trigger manager then keeps the slot as it is instead of copying the
- * tuple into it again.  A value the slot had already extracted (for
+ * tuple into it again.
+ *
+ * This leans on executor internals, not on an API, and nothing in
+ * compat.h guards it: that ExecBRInsertTriggers and ExecBRUpdateTriggers
+ * hand the trigger the heap tuple a heap or buffer-heap slot owns
+ * (TTS_SHOULDFREE, HeapTupleTableSlot.tuple) and, when the trigger returns
+ * that same tuple, keep the slot without copying; and that a slot's
+ * already extracted values (tts_values up to tts_nvalid) are read again
+ * only through tts_values, never re-derived from a saved offset.  A new
+ * major is checked by the pg_regress test trigger_chain (indexes, CHECK
+ * constraints, RETURNING and other triggers' WHEN clauses see the version
+ * written here) on that major in test/matrix and on an assert-enabled
+ * server (test/reliability/cassert); read ExecBRUpdateTriggers and
+ * slot_deform_heap_tuple of the new major before trusting them.  A value the slot had already extracted (for
  * another trigger's WHEN clause) is overwritten too; the slot's other
  * extracted values and its place in the tuple stay valid, since no byte
  * moved.  (A by-reference Datum points at the bytes just written.)  Any
