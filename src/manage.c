@@ -649,6 +649,8 @@ enable(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	const char *version_column;
 	char	   *mode;
+	RvOptions	options;
+	const char *typedetail;
 	bool		require_version;
 	ArrayType  *ignore_array;
 	Datum	   *ignore_datums;
@@ -689,11 +691,11 @@ enable(PG_FUNCTION_ARGS)
 
 	rv_CheckTableTree(&table, rel, vfunc);
 
-	if (strcmp(mode, "xact") != 0 && strcmp(mode, "counter") != 0)
+	if (!rv_ModeFromName(mode, &options.mode))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid row version mode \"%s\"", mode),
-				 errhint("Valid values are \"xact\" and \"counter\".")));
+				 errhint("Valid values are %s.", rv_ModeNames("and"))));
 	if (version_column[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
@@ -702,20 +704,20 @@ enable(PG_FUNCTION_ARGS)
 	/* Another version column than the one in use: refused, or renamed. */
 	current = rv_FindOwnVersionTrigger(table.relid, vfunc);
 	if (current != NULL && current->nargs >= 1 &&
-		strcmp(current->args[0], version_column) != 0)
+		strcmp(current->args[RV_ARG_VERSION_COLUMN], version_column) != 0)
 	{
-		if (rv_FindColumn(desc, current->args[0]) != InvalidAttrNumber)
+		if (rv_FindColumn(desc, current->args[RV_ARG_VERSION_COLUMN]) != InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("table \"%s\" already keeps its row versions in column \"%s\"",
-							table.relname, current->args[0]),
+							table.relname, current->args[RV_ARG_VERSION_COLUMN]),
 					 errhint("Call rowversion.disable() first to move them to another column."),
 					 errtable(rel)));
 		if (rv_FindColumn(desc, version_column) == InvalidAttrNumber)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("version column \"%s\" of table \"%s\" no longer exists",
-							current->args[0], table.relname),
+							current->args[RV_ARG_VERSION_COLUMN], table.relname),
 					 errhint("If it was renamed, pass its new name as version_column; else call rowversion.disable() first."),
 					 errtable(rel)));
 	}
@@ -757,15 +759,12 @@ enable(PG_FUNCTION_ARGS)
 					 errmsg("version column \"%s\" cannot be a generated or identity column",
 							version_column),
 					 errtablecol(rel, attnum)));
-		if ((strcmp(mode, "xact") == 0 && att->atttypid != INT8OID) ||
-			rv_VersionTypeMax(att->atttypid) == 0)
+		if (!rv_ModeTakesType(options.mode, att->atttypid, &typedetail))
 			ereport(ERROR,
 					(errcode(ERRCODE_DATATYPE_MISMATCH),
 					 errmsg("version column \"%s\" is of type %s",
 							version_column, format_type_be(att->atttypid)),
-					 errdetail(strcmp(mode, "xact") == 0 ?
-							   "Mode xact needs a bigint column." :
-							   "Mode counter needs a smallint, integer or bigint column."),
+					 errdetail("%s", typedetail),
 					 errtablecol(rel, attnum)));
 		attnotnull = att->attnotnull;
 	}
@@ -775,9 +774,7 @@ enable(PG_FUNCTION_ARGS)
 
 	/* The value existing rows start at: what an INSERT now would give them. */
 	if (attnum == InvalidAttrNumber || !attnotnull)
-		fill = strcmp(mode, "xact") == 0 ?
-			psprintf(UINT64_FORMAT, U64FromFullTransactionId(GetTopFullTransactionId())) :
-			"1";
+		fill = psprintf(INT64_FORMAT, rv_ModeFirstVersion(options.mode));
 	qcol = quote_identifier(version_column);
 
 	if (attnum == InvalidAttrNumber)
@@ -807,9 +804,14 @@ enable(PG_FUNCTION_ARGS)
 							table.qualified, qcol));
 	}
 
-	args = list_make3(pstrdup(version_column), mode,
-					  require_version ? "true" : "false");
-	args = list_concat(args, ignored);
+	options.version_column = version_column;
+	options.require_version = require_version;
+	options.nignored = list_length(ignored);
+	options.ignored = (char **) palloc(sizeof(char *) * Max(options.nignored, 1));
+	i = 0;
+	foreach(lc, ignored)
+		options.ignored[i++] = (char *) lfirst(lc);
+	args = rv_TriggerArguments(&options);
 
 	/*
 	 * The trigger as it should be is there already: nothing to change.  One
@@ -894,7 +896,7 @@ disable(PG_FUNCTION_ARGS)
 						quote_identifier(current->tgname), table.qualified));
 	if (PG_GETARG_BOOL(1) && current->nargs >= 1)
 		rv_Execute(psprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s",
-							table.qualified, quote_identifier(current->args[0])));
+							table.qualified, quote_identifier(current->args[RV_ARG_VERSION_COLUMN])));
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_VOID();
@@ -956,7 +958,7 @@ propagate(PG_FUNCTION_ARGS)
 				 errmsg("table \"%s\" does not keep row versions", parent.relname),
 				 errhint("Call rowversion.enable() on it first.")));
 	/* informative only: the parent's row trigger names it at run time */
-	parent_column = parent_trigger->nargs >= 1 ? parent_trigger->args[0] : "";
+	parent_column = parent_trigger->nargs > RV_ARG_VERSION_COLUMN ? parent_trigger->args[RV_ARG_VERSION_COLUMN] : "";
 
 	fk = rv_FindForeignKey(child.relid, parent.relid, via);
 	fkname = rv_ConstraintName(fk);

@@ -520,7 +520,7 @@ static void
 rv_CheckMayCompareVersions(Relation rel, Oid nsp)
 {
 	Trigger    *tg = rv_FindVersionTrigger(rel, nsp);
-	AttrNumber	attnum = rv_FindColumn(RelationGetDescr(rel), tg->tgargs[0]);
+	AttrNumber	attnum = rv_FindColumn(RelationGetDescr(rel), rv_VersionColumnName(tg));
 
 	if (attnum != InvalidAttrNumber &&
 		!rv_ColumnPrivilege(RelationGetRelid(rel), attnum, ACL_SELECT))
@@ -529,7 +529,7 @@ rv_CheckMayCompareVersions(Relation rel, Oid nsp)
 				 errmsg("permission denied to compare row versions of table \"%s\"",
 						RelationGetRelationName(rel)),
 				 errdetail("An If-Match precondition compares the row's version, which takes SELECT on column \"%s\".",
-						   tg->tgargs[0]),
+						   rv_VersionColumnName(tg)),
 				 errtablecol(rel, attnum)));
 }
 

@@ -772,17 +772,17 @@ rv_PrepareBump(FunctionCallInfo fcinfo, Oid root, Oid childowner,
 						bump->parentname),
 				 errhint("Call rowversion.enable() on it, or rowversion.stop_propagating() on table \"%s\".",
 						 bump->childname)));
-	vattnum = rv_FindColumn(RelationGetDescr(parent), vtrigger->tgargs[0]);
+	vattnum = rv_FindColumn(RelationGetDescr(parent), rv_VersionColumnName(vtrigger));
 	if (vattnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("version column \"%s\" of table \"%s\" does not exist",
-						vtrigger->tgargs[0], bump->parentname),
+						rv_VersionColumnName(vtrigger), bump->parentname),
 				 errhint("Call rowversion.enable() to name the version column again."),
 				 errtable(parent)));
 	rv_CheckBumpPrivileges(root, parent, vattnum, *nkeys, pkattnums);
 	bump->rls = check_enable_rls(parentid, InvalidOid, true) == RLS_ENABLED;
-	bump->vcol = quote_identifier(pstrdup(vtrigger->tgargs[0]));
+	bump->vcol = quote_identifier(pstrdup(rv_VersionColumnName(vtrigger)));
 	bump->target = psprintf("%s%s AS p",
 							parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
 							quote_qualified_identifier(get_namespace_name(RelationGetNamespace(parent)),

@@ -39,6 +39,39 @@ typedef enum RvSqlstateStyle
 
 extern int	rv_sqlstate_style;
 
+/*
+ * options.c: the per-table options, carried as the row trigger's arguments
+ * in these positions.
+ */
+typedef enum RvMode
+{
+	RV_MODE_XACT,				/* versions are 64-bit transaction IDs */
+	RV_MODE_COUNTER				/* versions count the row's updates */
+} RvMode;
+
+#define RV_ARG_VERSION_COLUMN	0
+#define RV_ARG_MODE				1
+#define RV_ARG_REQUIRE_VERSION	2
+#define RV_ARG_IGNORED			3	/* and each after it */
+
+typedef struct RvOptions
+{
+	const char *version_column;
+	RvMode		mode;
+	bool		require_version;
+	int			nignored;
+	char	  **ignored;		/* ignore_columns' names */
+} RvOptions;
+
+extern bool rv_ModeFromName(const char *name, RvMode *mode);
+extern const char *rv_ModeName(RvMode mode);
+extern const char *rv_ModeNames(const char *conjunction);
+extern bool rv_ModeTakesType(RvMode mode, Oid typid, const char **detail);
+extern int64 rv_ModeFirstVersion(RvMode mode);
+extern void rv_ReadOptions(Trigger *tg, Relation rel, RvOptions *options);
+extern const char *rv_VersionColumnName(Trigger *tg);
+extern List *rv_TriggerArguments(const RvOptions *options);
+
 /* rowversion.c: catalog helpers shared by the trigger and the functions */
 extern void rv_CheckNotNull(FunctionCallInfo fcinfo, int argno,
 							const char *name);

@@ -7,17 +7,11 @@
  *	  require_version and leaves updates of ignore_columns alone.
  *
  * rowversion.enable() creates it as a BEFORE INSERT OR UPDATE OR DELETE ...
- * FOR EACH ROW trigger whose arguments carry the table's options:
- *
- *	 0: the version column's name
- *	 1: the mode, "xact" or "counter"
- *	 2: require_version, "true" or "false"
- *	 3 and later: the ignore_columns, one name each
- *
- * Arguments travel with the trigger through pg_dump and to the clones that
- * PostgreSQL makes on partitions; the names are resolved against each
- * partition's own descriptor, since column numbers differ between them.
- * They are parsed once per trigger and statement, never per row.
+ * FOR EACH ROW trigger whose arguments carry the table's options
+ * (options.c).  Their names are resolved against each partition's own
+ * descriptor, since column numbers differ between them, once per trigger
+ * and statement, never per row.  What differs between modes is a switch
+ * on RvMode here, so a new mode makes the compiler point at each.
  *
  *-------------------------------------------------------------------------
  */
@@ -39,12 +33,6 @@
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(version_trigger);
-
-typedef enum RvMode
-{
-	RV_MODE_XACT,				/* versions are 64-bit transaction IDs */
-	RV_MODE_COUNTER				/* versions count the row's updates */
-} RvMode;
 
 /*
  * A trigger's options, resolved against the relation it fires on.  Lives
@@ -99,21 +87,6 @@ typedef struct RvPendingMove
 static RvPendingMove rv_pending_move;
 
 /*
- * Reports a trigger whose arguments rowversion.enable() did not write.
- */
-static pg_noreturn void
-rv_ReportBadArguments(Trigger *tg, Relation rel, const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-			 errmsg("trigger \"%s\" on table \"%s\" has invalid arguments",
-					tg->tgname, RelationGetRelationName(rel)),
-			 errdetail_internal("%s", detail),
-			 errhint("Call rowversion.enable() to recreate the trigger.")));
-	pg_unreachable();
-}
-
-/*
  * Parses the options of the firing trigger, resolves them against its
  * relation and caches them in fn_extra.  A version column that is missing
  * or of the wrong type is an error; an ignored column that no longer
@@ -126,34 +99,27 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
 	RvTriggerOptions *opts;
+	RvOptions	options;
 	MemoryContext oldcxt;
 	Form_pg_attribute att;
+	const char *typedetail;
 	int			i;
 
-	if (tg->tgnargs < 3)
-		rv_ReportBadArguments(tg, rel, "Expected at least 3 arguments.");
+	rv_ReadOptions(tg, rel, &options);
 
 	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	opts = (RvTriggerOptions *) palloc0(sizeof(RvTriggerOptions));
 	opts->tgoid = tg->tgoid;
 	opts->relid = RelationGetRelid(rel);
+	opts->mode = options.mode;
+	opts->require_version = options.require_version;
 
-	if (strcmp(tg->tgargs[1], "xact") == 0)
-		opts->mode = RV_MODE_XACT;
-	else if (strcmp(tg->tgargs[1], "counter") == 0)
-		opts->mode = RV_MODE_COUNTER;
-	else
-		rv_ReportBadArguments(tg, rel, "The mode must be \"xact\" or \"counter\".");
-
-	if (!parse_bool(tg->tgargs[2], &opts->require_version))
-		rv_ReportBadArguments(tg, rel, "require_version must be \"true\" or \"false\".");
-
-	opts->attnum = rv_FindColumn(desc, tg->tgargs[0]);
+	opts->attnum = rv_FindColumn(desc, options.version_column);
 	if (opts->attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("version column \"%s\" of table \"%s\" does not exist",
-						tg->tgargs[0], RelationGetRelationName(rel)),
+						options.version_column, RelationGetRelationName(rel)),
 				 errhint("Call rowversion.enable() to name the version column again."),
 				 errtable(rel)));
 
@@ -162,16 +128,13 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	opts->attlen = att->attlen;
 	opts->attbyval = att->attbyval;
 	opts->maxvalue = rv_VersionTypeMax(att->atttypid);
-	if (opts->maxvalue == 0 ||
-		(opts->mode == RV_MODE_XACT && att->atttypid != INT8OID))
+	if (!rv_ModeTakesType(opts->mode, att->atttypid, &typedetail))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("version column \"%s\" of table \"%s\" is of type %s",
 						NameStr(att->attname), RelationGetRelationName(rel),
 						format_type_be(att->atttypid)),
-				 errdetail(opts->mode == RV_MODE_XACT ?
-						   "Mode xact needs a bigint column." :
-						   "Mode counter needs a smallint, integer or bigint column."),
+				 errdetail("%s", typedetail),
 				 errtablecol(rel, opts->attnum)));
 
 	opts->fixedoff = 0;
@@ -188,9 +151,9 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	if (opts->fixedoff >= 0)
 		opts->fixedoff = att_align_nominal(opts->fixedoff, att->attalign);
 
-	for (i = 3; i < tg->tgnargs; i++)
+	for (i = 0; i < options.nignored; i++)
 	{
-		AttrNumber	attnum = rv_FindColumn(desc, tg->tgargs[i]);
+		AttrNumber	attnum = rv_FindColumn(desc, options.ignored[i]);
 
 		if (attnum != InvalidAttrNumber)
 			opts->ignore_cols =
@@ -420,16 +383,6 @@ rv_SetVersion(HeapTuple tuple, TupleTableSlot *slot, TupleDesc desc,
 }
 
 /*
- * Returns the full 64-bit ID of the current top-level transaction,
- * assigning one if it has none yet.
- */
-static int64
-rv_CurrentXactVersion(void)
-{
-	return (int64) U64FromFullTransactionId(GetTopFullTransactionId());
-}
-
-/*
  * Returns the version an UPDATE gives a row that is at current: in xact
  * mode greatest(transaction ID, current + 1), in counter mode current + 1.
  * A row without a version starts as an inserted one would.
@@ -439,7 +392,7 @@ rv_NextVersion(Relation rel, RvTriggerOptions *opts,
 			   int64 current, bool current_isnull)
 {
 	if (current_isnull)
-		return opts->mode == RV_MODE_XACT ? rv_CurrentXactVersion() : 1;
+		return rv_ModeFirstVersion(opts->mode);
 
 	if (current >= opts->maxvalue)
 		ereport(ERROR,
@@ -451,9 +404,35 @@ rv_NextVersion(Relation rel, RvTriggerOptions *opts,
 				 errdetail("The row is at version %lld.", (long long) current) : 0,
 				 errtablecol(rel, opts->attnum)));
 
-	if (opts->mode == RV_MODE_XACT)
-		return Max(rv_CurrentXactVersion(), current + 1);
-	return current + 1;
+	switch (opts->mode)
+	{
+		case RV_MODE_XACT:
+			return Max(rv_ModeFirstVersion(RV_MODE_XACT), current + 1);
+		case RV_MODE_COUNTER:
+			return current + 1;
+	}
+	pg_unreachable();
+}
+
+/*
+ * Returns whether a claim of version claim holds for a row at current:
+ * the current version, or in counter mode also current + 1, as ORMs that
+ * increment the version themselves send it (their WHERE version = old
+ * guards that protocol).
+ */
+static bool
+rv_ClaimHolds(RvTriggerOptions *opts, int64 claim, int64 current)
+{
+	if (claim == current)
+		return true;
+	switch (opts->mode)
+	{
+		case RV_MODE_XACT:
+			return false;
+		case RV_MODE_COUNTER:
+			return current < opts->maxvalue && claim == current + 1;
+	}
+	pg_unreachable();
 }
 
 /*
@@ -477,7 +456,14 @@ static void
 rv_RememberMove(Relation rel, RvTriggerOptions *opts, HeapTuple oldtuple,
 				int64 version)
 {
-	if (opts->mode != RV_MODE_XACT || !rel->rd_rel->relispartition)
+	switch (opts->mode)
+	{
+		case RV_MODE_XACT:
+			break;
+		case RV_MODE_COUNTER:
+			return;				/* an INSERT keeps a version the row carries */
+	}
+	if (!rel->rd_rel->relispartition)
 		return;
 	rv_pending_move.valid = true;
 	rv_pending_move.armed = false;
@@ -554,16 +540,21 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 	TupleTableSlot *slot = trigdata->tg_trigger->tgisclone ? NULL :
 		trigdata->tg_trigslot;
 
-	if (opts->mode == RV_MODE_COUNTER)
-		return isnull ? rv_SetVersion(tuple, slot, desc, opts, 1) : tuple;
-
-	if (!isnull && move->valid && move->armed && version == move->version &&
-		rel->rd_rel->relispartition &&
-		FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
-		rv_SameRoot(move->relid, RelationGetRelid(rel)))
-		return tuple;
-
-	return rv_SetVersion(tuple, slot, desc, opts, rv_CurrentXactVersion());
+	switch (opts->mode)
+	{
+		case RV_MODE_COUNTER:
+			return isnull ? rv_SetVersion(tuple, slot, desc, opts,
+										  rv_ModeFirstVersion(opts->mode)) : tuple;
+		case RV_MODE_XACT:
+			if (!isnull && move->valid && move->armed && version == move->version &&
+				rel->rd_rel->relispartition &&
+				FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
+				rv_SameRoot(move->relid, RelationGetRelid(rel)))
+				return tuple;
+			return rv_SetVersion(tuple, slot, desc, opts,
+								 rv_ModeFirstVersion(opts->mode));
+	}
+	pg_unreachable();
 }
 
 /*
@@ -637,11 +628,7 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 							 NameStr(TupleDescAttr(desc, opts->attnum - 1)->attname)),
 					 errtablecol(rel, opts->attnum)));
 
-		/* counter mode also takes old + 1, as ORMs that increment send it */
-		if (current_isnull ||
-			(claim != current &&
-			 !(opts->mode == RV_MODE_COUNTER && current < opts->maxvalue &&
-			   claim == current + 1)))
+		if (current_isnull || !rv_ClaimHolds(opts, claim, current))
 			rv_ReportConflict(rel, opts->attnum, claim, current, current_isnull);
 	}
 
