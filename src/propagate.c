@@ -453,17 +453,7 @@ propagate_collect(PG_FUNCTION_ARGS)
 	RvCollectInfo *info;
 	Relation	rel;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager",
-						"propagate_collect")));
-	if (!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired BEFORE ... FOR EACH ROW",
-						"propagate_collect")));
+	rv_CheckTriggerCall(fcinfo, "propagate_collect", true, "BEFORE ... FOR EACH ROW");
 
 	info = rv_GetCollectInfo(fcinfo, trigdata);
 	rel = trigdata->tg_relation;
@@ -908,17 +898,8 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	int			depth;
 	int			i;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager",
-						"propagate_trigger")));
-	if (!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
-		!TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired AFTER INSERT, UPDATE or DELETE ... FOR EACH STATEMENT",
-						"propagate_trigger")));
+	rv_CheckTriggerCall(fcinfo, "propagate_trigger", false,
+						"AFTER INSERT, UPDATE or DELETE ... FOR EACH STATEMENT");
 	tg = trigdata->tg_trigger;
 	child = trigdata->tg_relation;
 	if (tg->tgnargs != 2)

@@ -79,6 +79,35 @@ rv_CheckNotNull(FunctionCallInfo fcinfo, int argno, const char *name)
 }
 
 /*
+ * Checks that trigger function fname was called by the trigger manager as
+ * a BEFORE ... FOR EACH ROW trigger (before_row) or as an AFTER ... FOR
+ * EACH STATEMENT one, which message part when names; returns its
+ * TriggerData.  Misuse is the user's error (39P01), as ri_CheckTrigger
+ * reports it.
+ */
+TriggerData *
+rv_CheckTriggerCall(FunctionCallInfo fcinfo, const char *fname,
+					bool before_row, const char *when)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" was not called by trigger manager",
+						fname)));
+	if (before_row ?
+		!(TRIGGER_FIRED_BEFORE(trigdata->tg_event) &&
+		  TRIGGER_FIRED_FOR_ROW(trigdata->tg_event)) :
+		!(TRIGGER_FIRED_AFTER(trigdata->tg_event) &&
+		  TRIGGER_FIRED_FOR_STATEMENT(trigdata->tg_event)))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired %s", fname, when)));
+	return trigdata;
+}
+
+/*
  * Returns the user column of desc called name, or InvalidAttrNumber.
  */
 AttrNumber
@@ -277,32 +306,16 @@ void
 rv_ReportConflict(Relation rel, AttrNumber attnum,
 				  int64 expected, int64 current, bool current_isnull)
 {
-	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
-		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
-
-	if (!rv_MaySeeColumns(rel, &attnum, 1))
-		ereport(ERROR,
-				(errcode(code),
-				 errmsg("row version conflict on table \"%s\"",
-						RelationGetRelationName(rel)),
-				 errdetail("The row is not at version %lld.", (long long) expected),
-				 errhint("Read the row again and reapply the change."),
-				 errtablecol(rel, attnum)));
-
-	if (current_isnull)
-		ereport(ERROR,
-				(errcode(code),
-				 errmsg("row version conflict on table \"%s\"",
-						RelationGetRelationName(rel)),
-				 errdetail("Expected version %lld, but the row has no version.",
-						   (long long) expected),
-				 errhint("Read the row again and reapply the change."),
-				 errtablecol(rel, attnum)));
-
 	ereport(ERROR,
-			(errcode(code),
+			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
+					 RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT),
 			 errmsg("row version conflict on table \"%s\"",
 					RelationGetRelationName(rel)),
+			 !rv_MaySeeColumns(rel, &attnum, 1) ?
+			 errdetail("The row is not at version %lld.", (long long) expected) :
+			 current_isnull ?
+			 errdetail("Expected version %lld, but the row has no version.",
+					   (long long) expected) :
 			 errdetail("Expected version %lld, but the row is at version %lld.",
 					   (long long) expected, (long long) current),
 			 errhint("Read the row again and reapply the change."),

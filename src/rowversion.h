@@ -75,6 +75,9 @@ extern List *rv_TriggerArguments(const RvOptions *options);
 /* rowversion.c: catalog helpers shared by the trigger and the functions */
 extern void rv_CheckNotNull(FunctionCallInfo fcinfo, int argno,
 							const char *name);
+extern TriggerData *rv_CheckTriggerCall(FunctionCallInfo fcinfo,
+										const char *fname, bool before_row,
+										const char *when);
 extern List *rv_Ancestors(Oid relid);
 extern bool rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode);
 extern bool rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n);

@@ -651,17 +651,7 @@ version_trigger(PG_FUNCTION_ARGS)
 	RvPendingMove move;
 	RvTriggerOptions *opts;
 
-	if (!CALLED_AS_TRIGGER(fcinfo))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" was not called by trigger manager",
-						"version_trigger")));
-	if (!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event) ||
-		!TRIGGER_FIRED_BEFORE(trigdata->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired BEFORE ... FOR EACH ROW",
-						"version_trigger")));
+	rv_CheckTriggerCall(fcinfo, "version_trigger", true, "BEFORE ... FOR EACH ROW");
 
 	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{
