@@ -37,48 +37,6 @@ PG_FUNCTION_INFO_V1(conditional_delete);
 static int	rv_active = 0;
 
 /*
- * Opens the table a conditional write targets, with the lock the write
- * will take.  The caller must hold the privilege the write needs (UPDATE on
- * the table or some column of it, or DELETE) before anything is locked, and
- * the relation must be an ordinary or partitioned table.
- */
-static Relation
-rv_OpenTable(Oid relid, RvStatement stmt)
-{
-	Oid			userid = GetUserId();
-	Relation	rel;
-	char		relkind;
-
-	relkind = get_rel_relkind(relid);
-	if (relkind == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-
-	if (stmt == RV_STMT_UPDATE ?
-		(pg_class_aclcheck(relid, userid, ACL_UPDATE) != ACLCHECK_OK &&
-		 pg_attribute_aclcheck_all(relid, userid, ACL_UPDATE,
-								   ACLMASK_ANY) != ACLCHECK_OK) :
-		pg_class_aclcheck(relid, userid, ACL_DELETE) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(relkind),
-					   get_rel_name(relid));
-
-	rel = try_relation_open(relid, RowExclusiveLock);
-	if (rel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errhint("Only tables whose row versions rowversion.enable() keeps can be written conditionally.")));
-	return rel;
-}
-
-/*
  * Describes the key as "(a, b)=(1, x)" for an error's DETAIL, or returns
  * NULL when the caller may not see it (rv_MaySeeColumns).
  */
@@ -180,7 +138,10 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 				 errmsg("could not determine the data type of parameter \"key\"")));
 	expected = PG_GETARG_INT64(2);
 
-	rel = rv_OpenTable(PG_GETARG_OID(0), stmt);
+	rel = rv_OpenTable(PG_GETARG_OID(0),
+					   stmt == RV_STMT_UPDATE ? ACL_UPDATE : ACL_DELETE,
+					   RowExclusiveLock,
+					   "Only tables whose row versions rowversion.enable() keeps can be written conditionally.");
 	if (stmt == RV_STMT_UPDATE)
 	{
 		changes = PG_GETARG_JSONB_P(3);

@@ -544,33 +544,12 @@ rv_CheckMayCompareVersions(Relation rel, Oid nsp)
 static void
 rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 {
-	Oid			userid = GetUserId();
-	char		relkind = get_rel_relkind(relid);
 	Relation	rel;
 	MemoryContext oldcxt;
 	RvPrecondition *p;
 
-	if (relkind == '\0')
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	if (pg_class_aclcheck(relid, userid, ACL_UPDATE | ACL_DELETE) != ACLCHECK_OK &&
-		pg_attribute_aclcheck_all(relid, userid, ACL_UPDATE,
-								  ACLMASK_ANY) != ACLCHECK_OK)
-		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(relkind),
-					   get_rel_name(relid));
-
-	rel = try_relation_open(relid, AccessShareLock);
-	if (rel == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation with OID %u does not exist", relid)));
-	if (rel->rd_rel->relkind != RELKIND_RELATION &&
-		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
-				 errhint("If-Match preconditions apply to tables whose row versions rowversion.enable() keeps.")));
+	rel = rv_OpenTable(relid, ACL_UPDATE | ACL_DELETE, AccessShareLock,
+					   "If-Match preconditions apply to tables whose row versions rowversion.enable() keeps.");
 
 	rv_CheckPreconditionTrigger(rel, get_func_namespace(fn_oid));
 	rv_CheckMayCompareVersions(rel, get_func_namespace(fn_oid));

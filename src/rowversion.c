@@ -14,6 +14,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/indexing.h"
+#include "catalog/objectaddress.h"
 #include "catalog/pg_inherits.h"
 #include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
@@ -105,6 +106,45 @@ rv_CheckTriggerCall(FunctionCallInfo fcinfo, const char *fname,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("function \"%s\" must be fired %s", fname, when)));
 	return trigdata;
+}
+
+/*
+ * Opens relation relid, which a caller's function names, in lockmode: it
+ * must exist, the current user must hold one of the privileges in modes on
+ * it before anything is locked (UPDATE also counts when granted on some
+ * column), and it must be an ordinary or partitioned table (42809 with
+ * hint otherwise).
+ */
+Relation
+rv_OpenTable(Oid relid, AclMode modes, LOCKMODE lockmode, const char *hint)
+{
+	Oid			userid = GetUserId();
+	char		relkind = get_rel_relkind(relid);
+	Relation	rel;
+
+	if (relkind == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (pg_class_aclcheck(relid, userid, modes) != ACLCHECK_OK &&
+		!((modes & ACL_UPDATE) &&
+		  pg_attribute_aclcheck_all(relid, userid, ACL_UPDATE,
+									ACLMASK_ANY) == ACLCHECK_OK))
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(relkind),
+					   get_rel_name(relid));
+
+	rel = try_relation_open(relid, lockmode);
+	if (rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	if (rel->rd_rel->relkind != RELKIND_RELATION &&
+		rel->rd_rel->relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(rel)),
+				 errhint("%s", hint)));
+	return rel;
 }
 
 /*

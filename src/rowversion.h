@@ -75,6 +75,8 @@ extern List *rv_TriggerArguments(const RvOptions *options);
 /* rowversion.c: catalog helpers shared by the trigger and the functions */
 extern void rv_CheckNotNull(FunctionCallInfo fcinfo, int argno,
 							const char *name);
+extern Relation rv_OpenTable(Oid relid, AclMode modes, LOCKMODE lockmode,
+							 const char *hint);
 extern TriggerData *rv_CheckTriggerCall(FunctionCallInfo fcinfo,
 										const char *fname, bool before_row,
 										const char *when);
