@@ -215,8 +215,9 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 
 /*
  * Refuses a precondition on rel when its row trigger is missing, does not
- * fire on both UPDATE and DELETE, or does not fire at all.  nsp is the
- * extension's schema.
+ * fire on both UPDATE and DELETE (enable() never makes such a trigger, but
+ * a table's owner can make one by hand with the extension's function), or
+ * does not fire for every row now.  nsp is the extension's schema.
  */
 static void
 rv_CheckPreconditionTrigger(Relation rel, Oid nsp)
