@@ -323,6 +323,22 @@ rv_FindForeignKey(Oid relid, const char *fkname, Relation rel)
 }
 
 /*
+ * Refuses a trigger on rel that propagate() did not make: its triggers
+ * carry nargs arguments (the foreign key's name, then for the statement
+ * trigger the parent's version column).
+ */
+static void
+rv_CheckPropagateArguments(Trigger *tg, Relation rel, int nargs)
+{
+	if (tg->tgnargs != nargs)
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("trigger \"%s\" on table \"%s\" was not created by rowversion.propagate()",
+						tg->tgname, RelationGetRelationName(rel)),
+				 errhint("Call rowversion.propagate() to create it.")));
+}
+
+/*
  * Returns the collecting trigger's foreign key resolved against the
  * relation it fires on, parsed on the statement's first row.
  */
@@ -348,12 +364,7 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		info->pending->userid == GetUserId())
 		return info;
 
-	if (tg->tgnargs != 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger \"%s\" on table \"%s\" was not created by rowversion.propagate()",
-						tg->tgname, RelationGetRelationName(rel)),
-				 errhint("Call rowversion.propagate() to create it.")));
+	rv_CheckPropagateArguments(tg, rel, 1);
 
 	/* keys are noted for the table propagate() was called on */
 	if (rel->rd_rel->relispartition)
@@ -902,12 +913,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 						"AFTER INSERT, UPDATE or DELETE ... FOR EACH STATEMENT");
 	tg = trigdata->tg_trigger;
 	child = trigdata->tg_relation;
-	if (tg->tgnargs != 2)
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("trigger \"%s\" on table \"%s\" was not created by rowversion.propagate()",
-						tg->tgname, RelationGetRelationName(child)),
-				 errhint("Call rowversion.propagate() to create it.")));
+	rv_CheckPropagateArguments(tg, child, 2);
 	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		rv_CheckNoInheritanceChildren(child);
 
