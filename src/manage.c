@@ -632,6 +632,214 @@ rv_CheckTableTree(RvTable *table, Relation rel, Oid vfunc)
 }
 
 /*
+ * Refuses enable() naming another version column than the one table keeps
+ * (current is its row trigger, or NULL), unless that column is gone and
+ * version_column exists: it was renamed.
+ */
+static void
+rv_CheckVersionColumnChange(RvTable *table, Relation rel, RvTriggerRow *current,
+							const char *version_column)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	const char *in_use;
+
+	if (current == NULL || current->nargs <= RV_ARG_VERSION_COLUMN)
+		return;
+	in_use = current->args[RV_ARG_VERSION_COLUMN];
+	if (strcmp(in_use, version_column) == 0)
+		return;
+	if (rv_FindColumn(desc, in_use) != InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("table \"%s\" already keeps its row versions in column \"%s\"",
+						table->relname, in_use),
+				 errhint("Call rowversion.disable() first to move them to another column."),
+				 errtable(rel)));
+	if (rv_FindColumn(desc, version_column) == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("version column \"%s\" of table \"%s\" no longer exists",
+						in_use, table->relname),
+				 errhint("If it was renamed, pass its new name as version_column; else call rowversion.disable() first."),
+				 errtable(rel)));
+}
+
+/*
+ * Sets options' ignored columns from the array enable() was given: each a
+ * column of rel other than the version column, each once.
+ */
+static void
+rv_ReadIgnoredColumns(RvTable *table, Relation rel, ArrayType *array,
+					  RvOptions *options)
+{
+	Datum	   *names;
+	int			n;
+	int			i;
+	int			j;
+
+	deconstruct_array(array, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
+					  &names, NULL, &n);
+	options->ignored = (char **) palloc(sizeof(char *) * Max(n, 1));
+	options->nignored = 0;
+	for (i = 0; i < n; i++)
+	{
+		char	   *name = NameStr(*DatumGetName(names[i]));
+
+		if (strcmp(name, options->version_column) == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("cannot ignore the version column \"%s\"", name),
+					 errtable(rel)));
+		if (rv_FindColumn(RelationGetDescr(rel), name) == InvalidAttrNumber)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of relation \"%s\" does not exist",
+							name, table->relname),
+					 errtable(rel)));
+		for (j = 0; j < options->nignored; j++)
+			if (strcmp(options->ignored[j], name) == 0)
+				break;
+		if (j == options->nignored)
+			options->ignored[options->nignored++] = name;
+	}
+}
+
+/*
+ * Makes the version column ready, and closes rel (ALTER TABLE refuses a
+ * table this session still has open): a missing one is added, filled for
+ * existing rows with what an INSERT now would give them; an existing one
+ * must suit the mode and is filled where NULL and made NOT NULL.  Returns
+ * false when the row trigger must go before the fill (so that the fill is
+ * no claim): the caller drops it.
+ */
+static bool
+rv_PrepareVersionColumn(RvTable *table, Relation rel, const RvOptions *options)
+{
+	AttrNumber	attnum = rv_FindColumn(RelationGetDescr(rel), options->version_column);
+	const char *qcol = quote_identifier(options->version_column);
+	const char *typedetail;
+	bool		attnotnull;
+	char	   *fill;
+
+	if (attnum != InvalidAttrNumber)
+	{
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+
+		if (att->attgenerated != '\0' || att->attidentity != '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
+					 errmsg("version column \"%s\" cannot be a generated or identity column",
+							options->version_column),
+					 errtablecol(rel, attnum)));
+		if (!rv_ModeTakesType(options->mode, att->atttypid, &typedetail))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("version column \"%s\" is of type %s",
+							options->version_column, format_type_be(att->atttypid)),
+					 errdetail("%s", typedetail),
+					 errtablecol(rel, attnum)));
+		attnotnull = att->attnotnull;
+	}
+	relation_close(rel, NoLock);
+	if (attnum != InvalidAttrNumber && attnotnull)
+		return true;
+
+	fill = psprintf(INT64_FORMAT, rv_ModeFirstVersion(options->mode));
+	if (attnum == InvalidAttrNumber)
+	{
+		/*
+		 * A constant default fills existing rows without rewriting the
+		 * table; it is dropped at once, so later inserts rely on the
+		 * trigger alone.
+		 */
+		rv_Execute(psprintf("ALTER TABLE %s ADD COLUMN %s bigint NOT NULL DEFAULT %s",
+							table->qualified, qcol, fill));
+		rv_Execute(psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT",
+							table->qualified, qcol));
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Fills the NULLs of the version column options names and makes it NOT
+ * NULL; the table must have no row trigger now, so the fill is no claim.
+ */
+static void
+rv_FillVersionColumn(RvTable *table, const RvOptions *options)
+{
+	const char *qcol = quote_identifier(options->version_column);
+
+	rv_Execute(psprintf("UPDATE %s SET %s = " INT64_FORMAT " WHERE %s IS NULL",
+						table->qualified, qcol, rv_ModeFirstVersion(options->mode),
+						qcol));
+	rv_Execute(psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
+						table->qualified, qcol));
+}
+
+/*
+ * Drops row trigger current of table, if any; returns NULL.
+ */
+static RvTriggerRow *
+rv_DropTrigger(RvTable *table, RvTriggerRow *current)
+{
+	if (current != NULL)
+		rv_Execute(psprintf("DROP TRIGGER %s ON %s",
+							quote_identifier(current->tgname), table->qualified));
+	return NULL;
+}
+
+/*
+ * Returns whether row trigger current (or NULL) is the one enable() makes
+ * with arguments args: anything else -- other arguments, another name,
+ * other events, a WHEN condition or columns, disabled -- is made again.
+ */
+static bool
+rv_TriggerAsItShouldBe(RvTriggerRow *current, List *args)
+{
+	ListCell   *lc;
+	int			i = 0;
+
+	if (current == NULL || current->nargs != list_length(args) ||
+		current->tgenabled != TRIGGER_FIRES_ON_ORIGIN ||
+		current->tgtype != (TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSERT |
+							TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE) ||
+		current->conditional || strcmp(current->tgname, RV_TRIGGER_NAME) != 0)
+		return false;
+	foreach(lc, args)
+	{
+		if (strcmp(current->args[i++], (char *) lfirst(lc)) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * Creates table's row trigger with arguments args.  Named to sort after
+ * the table's other BEFORE triggers, which PostgreSQL fires in name order.
+ * On DELETE it checks expect_match()'s preconditions, and returns at once
+ * when none is registered.
+ */
+static void
+rv_CreateVersionTrigger(RvTable *table, Oid nsp, List *args)
+{
+	StringInfoData sql;
+	ListCell   *lc;
+
+	initStringInfo(&sql);
+	appendStringInfo(&sql,
+					 "CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE ON %s "
+					 "FOR EACH ROW EXECUTE FUNCTION %s(",
+					 quote_identifier(RV_TRIGGER_NAME), table->qualified,
+					 rv_QualifiedFunction(nsp, "version_trigger"));
+	foreach(lc, args)
+		appendStringInfo(&sql, "%s%s", lc == list_head(args) ? "" : ", ",
+						 quote_literal_cstr((char *) lfirst(lc)));
+	appendStringInfoChar(&sql, ')');
+	rv_Execute(sql.data);
+}
+
+/*
  * rowversion.enable(tbl regclass, version_column name, mode text,
  *					  require_version boolean, ignore_columns name[])
  *
@@ -646,39 +854,22 @@ enable(PG_FUNCTION_ARGS)
 	Oid			vfunc;
 	RvTable		table;
 	Relation	rel;
-	TupleDesc	desc;
-	const char *version_column;
-	char	   *mode;
+	const char *mode;
 	RvOptions	options;
-	const char *typedetail;
-	bool		require_version;
-	ArrayType  *ignore_array;
-	Datum	   *ignore_datums;
-	int			nignore;
-	List	   *ignored = NIL;
 	RvTriggerRow *current;
-	AttrNumber	attnum;
-	bool		attnotnull = false;
-	char	   *fill = NULL;
-	const char *qcol;
-	List	   *args;
-	StringInfoData sql;
-	ListCell   *lc;
-	int			i;
 
 	rv_CheckNotNull(fcinfo, 0, "tbl");
 	rv_CheckNotNull(fcinfo, 1, "version_column");
 	rv_CheckNotNull(fcinfo, 2, "mode");
 	rv_CheckNotNull(fcinfo, 3, "require_version");
 	rv_CheckNotNull(fcinfo, 4, "ignore_columns");
-	ignore_array = PG_GETARG_ARRAYTYPE_P(4);
-	if (array_contains_nulls(ignore_array))
+	if (array_contains_nulls(PG_GETARG_ARRAYTYPE_P(4)))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("parameter \"%s\" cannot be null", "ignore_columns")));
-	version_column = NameStr(*PG_GETARG_NAME(1));
+	options.version_column = NameStr(*PG_GETARG_NAME(1));
 	mode = text_to_cstring(PG_GETARG_TEXT_PP(2));
-	require_version = PG_GETARG_BOOL(3);
+	options.require_version = PG_GETARG_BOOL(3);
 
 	rv_CheckTable(PG_GETARG_OID(0), &table);
 	vfunc = rv_ExtensionFunction(nsp, "version_trigger");
@@ -687,179 +878,33 @@ enable(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	rv_LockTable(&table);
 	rel = relation_open(table.relid, AccessShareLock);
-	desc = RelationGetDescr(rel);
 
 	rv_CheckTableTree(&table, rel, vfunc);
-
 	if (!rv_ModeFromName(mode, &options.mode))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid row version mode \"%s\"", mode),
 				 errhint("Valid values are %s.", rv_ModeNames("and"))));
-	if (version_column[0] == '\0')
+	if (options.version_column[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("version column name cannot be empty")));
-
-	/* Another version column than the one in use: refused, or renamed. */
 	current = rv_FindOwnVersionTrigger(table.relid, vfunc);
-	if (current != NULL && current->nargs >= 1 &&
-		strcmp(current->args[RV_ARG_VERSION_COLUMN], version_column) != 0)
+	rv_CheckVersionColumnChange(&table, rel, current, options.version_column);
+	rv_ReadIgnoredColumns(&table, rel, PG_GETARG_ARRAYTYPE_P(4), &options);
+
+	if (!rv_PrepareVersionColumn(&table, rel, &options))
 	{
-		if (rv_FindColumn(desc, current->args[RV_ARG_VERSION_COLUMN]) != InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("table \"%s\" already keeps its row versions in column \"%s\"",
-							table.relname, current->args[RV_ARG_VERSION_COLUMN]),
-					 errhint("Call rowversion.disable() first to move them to another column."),
-					 errtable(rel)));
-		if (rv_FindColumn(desc, version_column) == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-					 errmsg("version column \"%s\" of table \"%s\" no longer exists",
-							current->args[RV_ARG_VERSION_COLUMN], table.relname),
-					 errhint("If it was renamed, pass its new name as version_column; else call rowversion.disable() first."),
-					 errtable(rel)));
+		/* fill the gaps before the trigger exists, so the fill is no claim */
+		current = rv_DropTrigger(&table, current);
+		rv_FillVersionColumn(&table, &options);
 	}
 
-	deconstruct_array(ignore_array, NAMEOID, NAMEDATALEN, false, TYPALIGN_CHAR,
-					  &ignore_datums, NULL, &nignore);
-	for (i = 0; i < nignore; i++)
+	if (!rv_TriggerAsItShouldBe(current, rv_TriggerArguments(&options)))
 	{
-		char	   *ignore_column = NameStr(*DatumGetName(ignore_datums[i]));
-
-		if (strcmp(ignore_column, version_column) == 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("cannot ignore the version column \"%s\"", version_column),
-					 errtable(rel)));
-		if (rv_FindColumn(desc, ignore_column) == InvalidAttrNumber)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of relation \"%s\" does not exist",
-							ignore_column, table.relname),
-					 errtable(rel)));
-		foreach(lc, ignored)
-		{
-			if (strcmp((char *) lfirst(lc), ignore_column) == 0)
-				break;
-		}
-		if (lc == NULL)
-			ignored = lappend(ignored, ignore_column);
+		rv_DropTrigger(&table, current);
+		rv_CreateVersionTrigger(&table, nsp, rv_TriggerArguments(&options));
 	}
-
-	attnum = rv_FindColumn(desc, version_column);
-	if (attnum != InvalidAttrNumber)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
-
-		if (att->attgenerated != '\0' || att->attidentity != '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TABLE_DEFINITION),
-					 errmsg("version column \"%s\" cannot be a generated or identity column",
-							version_column),
-					 errtablecol(rel, attnum)));
-		if (!rv_ModeTakesType(options.mode, att->atttypid, &typedetail))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATATYPE_MISMATCH),
-					 errmsg("version column \"%s\" is of type %s",
-							version_column, format_type_be(att->atttypid)),
-					 errdetail("%s", typedetail),
-					 errtablecol(rel, attnum)));
-		attnotnull = att->attnotnull;
-	}
-
-	/* ALTER TABLE refuses a table that this session still has open. */
-	relation_close(rel, NoLock);
-
-	/* The value existing rows start at: what an INSERT now would give them. */
-	if (attnum == InvalidAttrNumber || !attnotnull)
-		fill = psprintf(INT64_FORMAT, rv_ModeFirstVersion(options.mode));
-	qcol = quote_identifier(version_column);
-
-	if (attnum == InvalidAttrNumber)
-	{
-		/*
-		 * A constant default fills existing rows without rewriting the
-		 * table; it is dropped at once, so later inserts rely on the
-		 * trigger alone.
-		 */
-		rv_Execute(psprintf("ALTER TABLE %s ADD COLUMN %s bigint NOT NULL DEFAULT %s",
-							table.qualified, qcol, fill));
-		rv_Execute(psprintf("ALTER TABLE %s ALTER COLUMN %s DROP DEFAULT",
-							table.qualified, qcol));
-	}
-	else if (!attnotnull)
-	{
-		/* Fill the gaps before the trigger exists, so the fill is no claim. */
-		if (current != NULL)
-		{
-			rv_Execute(psprintf("DROP TRIGGER %s ON %s",
-								quote_identifier(current->tgname), table.qualified));
-			current = NULL;
-		}
-		rv_Execute(psprintf("UPDATE %s SET %s = %s WHERE %s IS NULL",
-							table.qualified, qcol, fill, qcol));
-		rv_Execute(psprintf("ALTER TABLE %s ALTER COLUMN %s SET NOT NULL",
-							table.qualified, qcol));
-	}
-
-	options.version_column = version_column;
-	options.require_version = require_version;
-	options.nignored = list_length(ignored);
-	options.ignored = (char **) palloc(sizeof(char *) * Max(options.nignored, 1));
-	i = 0;
-	foreach(lc, ignored)
-		options.ignored[i++] = (char *) lfirst(lc);
-	args = rv_TriggerArguments(&options);
-
-	/*
-	 * The trigger as it should be is there already: nothing to change.  One
-	 * that fires at other times, only on some rows or columns, or under
-	 * another name is made again.
-	 */
-	if (current != NULL && current->nargs == list_length(args) &&
-		current->tgenabled == TRIGGER_FIRES_ON_ORIGIN &&
-		current->tgtype == (TRIGGER_TYPE_ROW | TRIGGER_TYPE_BEFORE | TRIGGER_TYPE_INSERT |
-							TRIGGER_TYPE_UPDATE | TRIGGER_TYPE_DELETE) &&
-		!current->conditional && strcmp(current->tgname, RV_TRIGGER_NAME) == 0)
-	{
-		i = 0;
-		foreach(lc, args)
-		{
-			if (strcmp(current->args[i++], (char *) lfirst(lc)) != 0)
-				break;
-		}
-		if (lc == NULL)
-		{
-			rv_WarnTriggersAfter(table.relid, nsp);
-			if (SPI_finish() != SPI_OK_FINISH)
-				elog(ERROR, "SPI_finish failed");
-			PG_RETURN_VOID();
-		}
-	}
-
-	if (current != NULL)
-		rv_Execute(psprintf("DROP TRIGGER %s ON %s",
-							quote_identifier(current->tgname), table.qualified));
-
-	/*
-	 * Named to sort after the table's other BEFORE triggers, which
-	 * PostgreSQL fires in name order.  On DELETE it checks expect_match()'s
-	 * preconditions, and returns at once when none is registered.
-	 */
-	initStringInfo(&sql);
-	appendStringInfo(&sql,
-					 "CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE ON %s "
-					 "FOR EACH ROW EXECUTE FUNCTION %s(",
-					 quote_identifier(RV_TRIGGER_NAME), table.qualified,
-					 rv_QualifiedFunction(nsp, "version_trigger"));
-	foreach(lc, args)
-		appendStringInfo(&sql, "%s%s", lc == list_head(args) ? "" : ", ",
-						 quote_literal_cstr((char *) lfirst(lc)));
-	appendStringInfoChar(&sql, ')');
-	rv_Execute(sql.data);
-
 	rv_WarnTriggersAfter(table.relid, nsp);
 
 	if (SPI_finish() != SPI_OK_FINISH)
