@@ -948,6 +948,85 @@ disable(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Refuses foreign key fk (called fkname) of table child when propagate()
+ * cannot follow it: the row trigger sees rows before generated columns are
+ * computed, and keys travel to the statement trigger as arrays.
+ */
+static void
+rv_CheckForeignKeyColumns(RvTable *child, Oid fk, const char *fkname)
+{
+	Relation	rel = relation_open(child->relid, AccessShareLock);
+	HeapTuple	contuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk));
+	Datum		conkey;
+	bool		isnull;
+	Datum	   *keys;
+	int			nkeys;
+	int			i;
+
+	if (!HeapTupleIsValid(contuple))
+		elog(ERROR, "cache lookup failed for constraint %u", fk);
+	conkey = SysCacheGetAttr(CONSTROID, contuple, Anum_pg_constraint_conkey, &isnull);
+	if (isnull)
+		elog(ERROR, "null conkey for constraint %u", fk);
+	deconstruct_array(DatumGetArrayTypeP(conkey), INT2OID, 2, true, TYPALIGN_SHORT,
+					  &keys, NULL, &nkeys);
+	for (i = 0; i < nkeys; i++)
+	{
+		AttrNumber	attnum = DatumGetInt16(keys[i]);
+		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
+
+		if (att->attgenerated != '\0')
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot propagate through foreign key \"%s\"", fkname),
+					 errdetail("Column \"%s\" is a generated column.",
+							   NameStr(att->attname)),
+					 errtablecol(rel, attnum)));
+		if (!OidIsValid(get_array_type(att->atttypid)))
+			ereport(ERROR,
+					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+					 errmsg("cannot propagate through foreign key \"%s\"", fkname),
+					 errdetail("Column \"%s\" is of a type that has no array type.",
+							   NameStr(att->attname)),
+					 errtablecol(rel, attnum)));
+	}
+	ReleaseSysCache(contuple);
+	relation_close(rel, NoLock);
+}
+
+/*
+ * Creates propagate()'s triggers on child for foreign key fk (called
+ * fkname) to a parent whose version column is parent_column: a row
+ * trigger notes the parent keys of the changed rows (named to sort after
+ * the version trigger, it sees the rows as stored); a statement trigger
+ * bumps their parents (propagate.c).  PostgreSQL fires the statement
+ * triggers of the table a statement names alone, so each partition gets
+ * one too (not those attached later); it also fires on TRUNCATE, which
+ * fires no row trigger.
+ */
+static void
+rv_CreatePropagationTriggers(RvTable *child, Oid fk, const char *fkname,
+							 const char *parent_column, Oid nsp)
+{
+	ListCell   *lc;
+
+	rv_Execute(psprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE ON %s "
+						"FOR EACH ROW EXECUTE FUNCTION %s(%s)",
+						quote_identifier(psprintf("zz_rowversion_propagate_%u", fk)),
+						child->qualified,
+						rv_QualifiedFunction(nsp, "propagate_collect"),
+						quote_literal_cstr(fkname)));
+	foreach(lc, rv_PartitionTree(child->relid, child->relkind, ShareRowExclusiveLock))
+		rv_Execute(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
+							"FOR EACH STATEMENT EXECUTE FUNCTION %s(%s, %s)",
+							quote_identifier(psprintf("rv_propagate_%u", fk)),
+							rv_QualifiedRelation(lfirst_oid(lc)),
+							rv_QualifiedFunction(nsp, "propagate_trigger"),
+							quote_literal_cstr(fkname),
+							quote_literal_cstr(parent_column)));
+}
+
+/*
  * rowversion.propagate(child regclass, parent regclass, via name)
  *
  * Makes every INSERT, UPDATE and DELETE of child rows bump the version of
@@ -965,14 +1044,6 @@ propagate(PG_FUNCTION_ARGS)
 	const char *parent_column;
 	Oid			fk;
 	char	   *fkname;
-	HeapTuple	contuple;
-	Datum		conkey;
-	bool		isnull;
-	Datum	   *keys;
-	int			nkeys;
-	Relation	rel;
-	ListCell   *lc;
-	int			i;
 
 	rv_CheckNotNull(fcinfo, 0, "child");
 	rv_CheckNotNull(fcinfo, 1, "parent");
@@ -1033,73 +1104,9 @@ propagate(PG_FUNCTION_ARGS)
 		elog(ERROR, "SPI_connect failed");
 	rv_LockTable(&child);
 
-	/*
-	 * The row trigger sees rows before generated columns are computed, and
-	 * keys travel to the statement trigger as arrays.
-	 */
-	rel = relation_open(child.relid, AccessShareLock);
-	contuple = SearchSysCache1(CONSTROID, ObjectIdGetDatum(fk));
-	if (!HeapTupleIsValid(contuple))
-		elog(ERROR, "cache lookup failed for constraint %u", fk);
-	conkey = SysCacheGetAttr(CONSTROID, contuple, Anum_pg_constraint_conkey, &isnull);
-	if (isnull)
-		elog(ERROR, "null conkey for constraint %u", fk);
-	deconstruct_array(DatumGetArrayTypeP(conkey), INT2OID, 2, true, TYPALIGN_SHORT,
-					  &keys, NULL, &nkeys);
-	for (i = 0; i < nkeys; i++)
-	{
-		AttrNumber	attnum = DatumGetInt16(keys[i]);
-		Form_pg_attribute att = TupleDescAttr(RelationGetDescr(rel), attnum - 1);
-
-		if (att->attgenerated != '\0')
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot propagate through foreign key \"%s\"", fkname),
-					 errdetail("Column \"%s\" is a generated column.",
-							   NameStr(att->attname)),
-					 errtablecol(rel, attnum)));
-		if (!OidIsValid(get_array_type(att->atttypid)))
-			ereport(ERROR,
-					(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-					 errmsg("cannot propagate through foreign key \"%s\"", fkname),
-					 errdetail("Column \"%s\" is of a type that has no array type.",
-							   NameStr(att->attname)),
-					 errtablecol(rel, attnum)));
-	}
-	ReleaseSysCache(contuple);
-	relation_close(rel, NoLock);
-
+	rv_CheckForeignKeyColumns(&child, fk, fkname);
 	rv_DropPropagationTriggers(&child, fkname, nsp);
-
-	/*
-	 * A row trigger notes the parent keys of the changed rows (named to
-	 * sort after the version trigger, it sees the rows as stored); a
-	 * statement trigger bumps their parents (src/propagate.c).
-	 */
-	rv_Execute(psprintf("CREATE TRIGGER %s BEFORE INSERT OR UPDATE OR DELETE ON %s "
-						"FOR EACH ROW EXECUTE FUNCTION %s(%s)",
-						quote_identifier(psprintf("zz_rowversion_propagate_%u", fk)),
-						child.qualified,
-						rv_QualifiedFunction(nsp, "propagate_collect"),
-						quote_literal_cstr(fkname)));
-
-	/*
-	 * PostgreSQL fires the statement triggers of the table a statement
-	 * names alone, so each partition gets one too (not those attached
-	 * later).  It also refuses TRUNCATE, which fires no row trigger.
-	 */
-	foreach(lc, rv_PartitionTree(child.relid, child.relkind, ShareRowExclusiveLock))
-	{
-		Oid			relid = lfirst_oid(lc);
-
-		rv_Execute(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
-							"FOR EACH STATEMENT EXECUTE FUNCTION %s(%s, %s)",
-							quote_identifier(psprintf("rv_propagate_%u", fk)),
-							rv_QualifiedRelation(relid),
-							rv_QualifiedFunction(nsp, "propagate_trigger"),
-							quote_literal_cstr(fkname),
-							quote_literal_cstr(parent_column)));
-	}
+	rv_CreatePropagationTriggers(&child, fk, fkname, parent_column, nsp);
 
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
