@@ -99,6 +99,40 @@ rv_ReportNotVersioned(Oid relid, Oid nsp)
 }
 
 /*
+ * Reports why a conditional write with key values (the write's parameters,
+ * values and nulls) changed no row of rel, whose target describes it: the
+ * row is at another version than expected (RV001), or there is no row the
+ * caller may write (RV003).  A row at the expected version that was not
+ * written was kept from the write by a row-level security policy (or a
+ * trigger): not found, to a caller who may not write it.
+ */
+static pg_noreturn void
+rv_ReportNotWritten(Relation rel, Oid fn_oid, const RvTarget *target,
+					int64 expected, Datum *values, char *nulls)
+{
+	RvPlanEntry scratch;
+	RvPlanEntry *entry;
+	int			rc;
+
+	entry = rv_GetStatement(rel, fn_oid, RV_STMT_FIND, 0, NULL, rv_active > 1,
+							&scratch);
+	rc = SPI_execute_plan(entry->plan, values, nulls, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	if (SPI_processed > 0)
+	{
+		bool		isnull;
+		int64		current = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc,
+														  1, &isnull));
+
+		if (isnull || current != expected)
+			rv_ReportConflict(rel, target->version_attnum, expected, current, isnull);
+	}
+	rv_ReportNotFound(rel, rv_KeyDescription(rel, target, values));
+}
+
+/*
  * The body of both functions: one UPDATE or DELETE of the row with the
  * given key, only while it is at expected_version.  Returns the version
  * the UPDATE assigned (0 for DELETE); raises RV001 when the row is at
@@ -115,7 +149,6 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	AttrNumber *cols = NULL;
 	int			ncols = 0;
 	RvPlanEntry scratch;
-	RvPlanEntry find_scratch;
 	RvPlanEntry *entry;
 	bool		own_entry;
 	RvTarget	target;
@@ -202,30 +235,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 		}
 	}
 	if (!written)
-	{
-		/* nothing written: a row at another version, or no row at all */
-		entry = rv_GetStatement(rel, fn_oid, RV_STMT_FIND, 0, NULL, rv_active > 1,
-								&find_scratch);
-		rc = SPI_execute_plan(entry->plan, values, nulls, false, 1);
-		if (rc != SPI_OK_SELECT)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed > 0)
-		{
-			bool		isnull;
-			int64		current = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
-															  SPI_tuptable->tupdesc,
-															  1, &isnull));
-
-			/*
-			 * At the expected version, yet not written: a row-level security
-			 * policy (or a trigger) kept the write from it.  Not found, to a
-			 * caller who may not write it.
-			 */
-			if (isnull || current != expected)
-				rv_ReportConflict(rel, target.version_attnum, expected, current, isnull);
-		}
-		rv_ReportNotFound(rel, rv_KeyDescription(rel, &target, values));
-	}
+		rv_ReportNotWritten(rel, fn_oid, &target, expected, values, nulls);
 
 	if (own_entry)
 		rv_ReleaseEntry(&scratch);
