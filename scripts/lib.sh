@@ -18,7 +18,9 @@ if [ -z "${PG_MAJOR:-}" ]; then
 	esac
 fi
 export PG_MAJOR
-PG_CONFIG=/usr/lib/postgresql/$PG_MAJOR/bin/pg_config
+# The server to build for: $PG_CONFIG when set (another build of that
+# major, e.g. an assert-enabled one), else Debian's.
+PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/$PG_MAJOR/bin/pg_config}
 export PG_CONFIG
 
 # Runs a command as root: directly when we are root, through sudo otherwise.
