@@ -13,10 +13,11 @@
  * PostgreSQL makes on partitions.  enable() writes them with
  * rv_TriggerArguments(), every C reader reads them with rv_ReadOptions()
  * or rv_VersionColumnName(), and the view rowversion.tables decodes the
- * same positions in SQL.  What a mode means is defined here too: the types
- * its column may have and the version a row starts at; trigger.c switches
- * on the mode for the rest.  A new mode is a new RvMode value, its name
- * in rv_mode_names, and the cases the compiler then asks for.
+ * same positions in SQL.  What a mode means is defined here too, and only
+ * here: the types its column may have, the version a row starts at, the
+ * next version, which claims hold, whether an INSERT keeps a written
+ * version.  A new mode is a new RvMode value, its name in rv_mode_names,
+ * and the cases the compiler then asks for in this file.
  *
  *-------------------------------------------------------------------------
  */
@@ -118,6 +119,66 @@ rv_ModeFirstVersion(RvMode mode)
 			return (int64) U64FromFullTransactionId(GetTopFullTransactionId());
 		case RV_MODE_COUNTER:
 			return 1;
+	}
+	pg_unreachable();
+}
+
+/*
+ * Returns the version an UPDATE gives a row at version current (which the
+ * caller has checked is below the column's largest value): in xact mode
+ * greatest(the transaction's ID, current + 1), so versions never go back
+ * and never wrap; in counter mode current + 1.
+ */
+int64
+rv_ModeNextVersion(RvMode mode, int64 current)
+{
+	switch (mode)
+	{
+		case RV_MODE_XACT:
+			return Max(rv_ModeFirstVersion(RV_MODE_XACT), current + 1);
+		case RV_MODE_COUNTER:
+			return current + 1;
+	}
+	pg_unreachable();
+}
+
+/*
+ * Returns whether a claim of version claim holds for a row at current, in
+ * a column whose largest value is maxvalue: the current version, or in
+ * counter mode also current + 1, as ORMs that increment the version
+ * themselves send it (their WHERE version = old guards that protocol).
+ */
+bool
+rv_ModeAcceptsClaim(RvMode mode, int64 claim, int64 current, int64 maxvalue)
+{
+	if (claim == current)
+		return true;
+	switch (mode)
+	{
+		case RV_MODE_XACT:
+			return false;
+		case RV_MODE_COUNTER:
+			return current < maxvalue && claim == current + 1;
+	}
+	pg_unreachable();
+}
+
+/*
+ * Returns whether an INSERT keeps a version the client wrote: counter mode
+ * does (ORMs insert their starting value and remember it), xact mode
+ * replaces it with the transaction's ID -- so a row an UPDATE moves to
+ * another partition, which PostgreSQL re-inserts there, must be told apart
+ * to keep the version that UPDATE gave it (trigger.c).
+ */
+bool
+rv_ModeKeepsInsertedVersion(RvMode mode)
+{
+	switch (mode)
+	{
+		case RV_MODE_XACT:
+			return false;
+		case RV_MODE_COUNTER:
+			return true;
 	}
 	pg_unreachable();
 }

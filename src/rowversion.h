@@ -68,6 +68,10 @@ extern const char *rv_ModeName(RvMode mode);
 extern const char *rv_ModeNames(const char *conjunction);
 extern bool rv_ModeTakesType(RvMode mode, Oid typid, const char **detail);
 extern int64 rv_ModeFirstVersion(RvMode mode);
+extern int64 rv_ModeNextVersion(RvMode mode, int64 current);
+extern bool rv_ModeAcceptsClaim(RvMode mode, int64 claim, int64 current,
+								int64 maxvalue);
+extern bool rv_ModeKeepsInsertedVersion(RvMode mode);
 extern void rv_ReadOptions(Trigger *tg, Relation rel, RvOptions *options);
 extern const char *rv_VersionColumnName(Trigger *tg);
 extern List *rv_TriggerArguments(const RvOptions *options);

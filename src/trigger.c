@@ -8,10 +8,9 @@
  *
  * rowversion.enable() creates it as a BEFORE INSERT OR UPDATE OR DELETE ...
  * FOR EACH ROW trigger whose arguments carry the table's options
- * (options.c).  Their names are resolved against each partition's own
- * descriptor, since column numbers differ between them, once per trigger
- * and statement, never per row.  What differs between modes is a switch
- * on RvMode here, so a new mode makes the compiler point at each.
+ * (options.c, which also says what each mode does).  Their names are
+ * resolved against each partition's own descriptor, since column numbers
+ * differ between them, once per trigger and statement, never per row.
  *
  *-------------------------------------------------------------------------
  */
@@ -404,35 +403,7 @@ rv_NextVersion(Relation rel, RvTriggerOptions *opts,
 				 errdetail("The row is at version %lld.", (long long) current) : 0,
 				 errtablecol(rel, opts->attnum)));
 
-	switch (opts->mode)
-	{
-		case RV_MODE_XACT:
-			return Max(rv_ModeFirstVersion(RV_MODE_XACT), current + 1);
-		case RV_MODE_COUNTER:
-			return current + 1;
-	}
-	pg_unreachable();
-}
-
-/*
- * Returns whether a claim of version claim holds for a row at current:
- * the current version, or in counter mode also current + 1, as ORMs that
- * increment the version themselves send it (their WHERE version = old
- * guards that protocol).
- */
-static bool
-rv_ClaimHolds(RvTriggerOptions *opts, int64 claim, int64 current)
-{
-	if (claim == current)
-		return true;
-	switch (opts->mode)
-	{
-		case RV_MODE_XACT:
-			return false;
-		case RV_MODE_COUNTER:
-			return current < opts->maxvalue && claim == current + 1;
-	}
-	pg_unreachable();
+	return rv_ModeNextVersion(opts->mode, current);
 }
 
 /*
@@ -456,14 +427,7 @@ static void
 rv_RememberMove(Relation rel, RvTriggerOptions *opts, HeapTuple oldtuple,
 				int64 version)
 {
-	switch (opts->mode)
-	{
-		case RV_MODE_XACT:
-			break;
-		case RV_MODE_COUNTER:
-			return;				/* an INSERT keeps a version the row carries */
-	}
-	if (!rel->rd_rel->relispartition)
+	if (rv_ModeKeepsInsertedVersion(opts->mode) || !rel->rd_rel->relispartition)
 		return;
 	rv_pending_move.valid = true;
 	rv_pending_move.armed = false;
@@ -540,21 +504,14 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 	TupleTableSlot *slot = trigdata->tg_trigger->tgisclone ? NULL :
 		trigdata->tg_trigslot;
 
-	switch (opts->mode)
-	{
-		case RV_MODE_COUNTER:
-			return isnull ? rv_SetVersion(tuple, slot, desc, opts,
-										  rv_ModeFirstVersion(opts->mode)) : tuple;
-		case RV_MODE_XACT:
-			if (!isnull && move->valid && move->armed && version == move->version &&
-				rel->rd_rel->relispartition &&
-				FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
-				rv_SameRoot(move->relid, RelationGetRelid(rel)))
-				return tuple;
-			return rv_SetVersion(tuple, slot, desc, opts,
-								 rv_ModeFirstVersion(opts->mode));
-	}
-	pg_unreachable();
+	if (!isnull &&
+		(rv_ModeKeepsInsertedVersion(opts->mode) ||
+		 (move->valid && move->armed && version == move->version &&
+		  rel->rd_rel->relispartition &&
+		  FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
+		  rv_SameRoot(move->relid, RelationGetRelid(rel)))))
+		return tuple;
+	return rv_SetVersion(tuple, slot, desc, opts, rv_ModeFirstVersion(opts->mode));
 }
 
 /*
@@ -628,7 +585,8 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 							 NameStr(TupleDescAttr(desc, opts->attnum - 1)->attname)),
 					 errtablecol(rel, opts->attnum)));
 
-		if (current_isnull || !rv_ClaimHolds(opts, claim, current))
+		if (current_isnull ||
+			!rv_ModeAcceptsClaim(opts->mode, claim, current, opts->maxvalue))
 			rv_ReportConflict(rel, opts->attnum, claim, current, current_isnull);
 	}
 
