@@ -5,7 +5,7 @@ EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*
 
 MODULE_big = rowversion
 OBJS = src/rowversion.o src/trigger.o src/manage.o src/options.o src/conditional.o src/plancache.o src/jsoninput.o src/precondition.o src/watermark.o src/propagate.o src/etag.o
-RV_HEADERS = src/rowversion.h src/compat.h src/etag.h src/conditional.h
+RV_HEADERS = src/rowversion.h src/compat.h src/modes.h src/etag.h src/conditional.h
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)
 

@@ -11,6 +11,7 @@
 #define ROWVERSION_H
 
 #include "compat.h"
+#include "modes.h"
 
 #include "commands/trigger.h"
 #include "fmgr.h"
@@ -41,14 +42,8 @@ extern int	rv_sqlstate_style;
 
 /*
  * options.c: the per-table options, carried as the row trigger's arguments
- * in these positions.
+ * in these positions (the modes are modes.h's).
  */
-typedef enum RvMode
-{
-	RV_MODE_XACT,				/* versions are 64-bit transaction IDs */
-	RV_MODE_COUNTER				/* versions count the row's updates */
-} RvMode;
-
 #define RV_ARG_VERSION_COLUMN	0
 #define RV_ARG_MODE				1
 #define RV_ARG_REQUIRE_VERSION	2
@@ -64,14 +59,7 @@ typedef struct RvOptions
 } RvOptions;
 
 extern bool rv_ModeFromName(const char *name, RvMode *mode);
-extern const char *rv_ModeName(RvMode mode);
 extern const char *rv_ModeNames(const char *conjunction);
-extern bool rv_ModeTakesType(RvMode mode, Oid typid, const char **detail);
-extern int64 rv_ModeFirstVersion(RvMode mode);
-extern int64 rv_ModeNextVersion(RvMode mode, int64 current);
-extern bool rv_ModeAcceptsClaim(RvMode mode, int64 claim, int64 current,
-								int64 maxvalue);
-extern bool rv_ModeKeepsInsertedVersion(RvMode mode);
 extern void rv_ReadOptions(Trigger *tg, Relation rel, RvOptions *options);
 extern const char *rv_VersionColumnName(Trigger *tg);
 extern List *rv_TriggerArguments(const RvOptions *options);
