@@ -16,8 +16,35 @@
 -- of these functions that the documented calls would resolve to -- and run
 -- them as whoever calls them.  The script runs as a superuser: the schema
 -- becomes that superuser's, so nobody but a superuser creates objects in it.
-ALTER SCHEMA rowversion OWNER TO CURRENT_USER;
-REVOKE CREATE ON SCHEMA rowversion FROM PUBLIC;
+-- A schema of that name made beforehand must be empty (pg_restore makes it
+-- so), and it keeps no grant anyone made on it.
+DO $$
+DECLARE
+  nsp pg_catalog.oid := 'rowversion'::pg_catalog.regnamespace;
+  grantee pg_catalog.oid;
+BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_depend AS d
+              WHERE d.refclassid OPERATOR(pg_catalog.=) 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                AND d.refobjid OPERATOR(pg_catalog.=) nsp
+                -- (the extension itself depends on its schema)
+                AND d.classid OPERATOR(pg_catalog.<>) 'pg_catalog.pg_extension'::pg_catalog.regclass) THEN
+    RAISE EXCEPTION 'schema "rowversion" is not empty'
+      USING ERRCODE = 'object_not_in_prerequisite_state',
+            DETAIL = 'Objects in it could stand in for the extension''s functions.',
+            HINT = 'Drop the objects in schema "rowversion", or the schema, first.';
+  END IF;
+  EXECUTE 'ALTER SCHEMA rowversion OWNER TO ' OPERATOR(pg_catalog.||) pg_catalog.quote_ident(CURRENT_USER);
+  FOR grantee IN
+    SELECT DISTINCT a.grantee
+      FROM pg_catalog.pg_namespace AS n, pg_catalog.aclexplode(n.nspacl) AS a
+     WHERE n.oid OPERATOR(pg_catalog.=) nsp AND a.grantee OPERATOR(pg_catalog.<>) n.nspowner
+  LOOP
+    EXECUTE 'REVOKE ALL ON SCHEMA rowversion FROM ' OPERATOR(pg_catalog.||)
+      CASE WHEN grantee OPERATOR(pg_catalog.=) 0::pg_catalog.oid THEN 'PUBLIC'
+           ELSE pg_catalog.quote_ident(pg_catalog.pg_get_userbyid(grantee)) END;
+  END LOOP;
+END
+$$;
 GRANT USAGE ON SCHEMA rowversion TO PUBLIC;
 
 -- The row trigger of every enabled table.  Its arguments carry the table's

@@ -95,9 +95,10 @@ PG_FUNCTION_INFO_V1(propagate_trigger);
  * whoever takes the keys, so a role takes only the keys its own statements
  * noted -- never those of a less privileged caller whose statement is
  * still running around a SECURITY DEFINER function -- and, at a greater
- * depth, those the child's owner noted, as PostgreSQL runs a foreign key's
- * cascade as the owner of the referencing table and fires its statement
- * triggers with the statement that caused it.
+ * depth, those a role noted as the owner of the table (or partition) the
+ * rows are in, as PostgreSQL runs a foreign key's cascade as the owner of
+ * the referencing table and fires its statement triggers with the
+ * statement that caused it.
  * The trigger depth tells a statement from one that a trigger runs inside
  * it: both the row and the statement triggers of a statement run at the
  * same depth, so each statement takes its own keys.
@@ -108,6 +109,7 @@ typedef struct RvPendingKeys
 	Oid			conoid;			/* the foreign key they were noted for */
 	NameData	fkname;			/* its name then, for messages */
 	Oid			userid;			/* the role whose statement changed the rows */
+	bool		as_owner;		/* whether it owns the table they are in */
 	int			depth;
 	MemoryContext cxt;			/* the rows; reset when they are taken */
 	int			nkeys;
@@ -124,6 +126,23 @@ typedef struct RvPendingKeys
 
 /* the transaction's pending keys, in TopTransactionContext */
 static List *rv_pending_keys = NIL;
+
+/*
+ * A child table and foreign key whose parents were all bumped in this
+ * transaction (by a TRUNCATE of the child), and the subtransaction that did
+ * it.  Other clients see only what commits, so once every parent has a
+ * version of this transaction, a further TRUNCATE of the same child -- the
+ * statement triggers of each partition of a truncated partitioned table,
+ * for one -- need not bump them again.
+ */
+typedef struct RvBumpedAll
+{
+	Oid			relid;
+	Oid			conoid;
+	SubTransactionId subid;
+} RvBumpedAll;
+
+static List *rv_bumped_all = NIL;	/* of RvBumpedAll, TopTransactionContext */
 static bool rv_callbacks_registered = false;
 
 /*
@@ -184,6 +203,7 @@ rv_PendingKeysXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
 			rv_pending_keys = NIL;
+			rv_bumped_all = NIL;
 			break;
 		default:
 			break;
@@ -216,6 +236,18 @@ rv_PendingKeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
 
+	foreach(lc, rv_bumped_all)
+	{
+		RvBumpedAll *b = (RvBumpedAll *) lfirst(lc);
+
+		if (b->subid != mySubid)
+			continue;
+		if (event == SUBXACT_EVENT_COMMIT_SUB)
+			b->subid = parentSubid;
+		else
+			rv_bumped_all = foreach_delete_current(rv_bumped_all, lc);
+	}
+
 	/*
 	 * Rows are noted in time order, and those of a subtransaction's own
 	 * children have been dropped or handed to it when they ended: its rows
@@ -242,13 +274,27 @@ rv_PendingKeysSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 }
 
 /*
+ * Registers the transaction callbacks that keep rv_pending_keys and
+ * rv_bumped_all, once per backend.
+ */
+static void
+rv_RegisterCallbacks(void)
+{
+	if (rv_callbacks_registered)
+		return;
+	RegisterXactCallback(rv_PendingKeysXactCallback, NULL);
+	RegisterSubXactCallback(rv_PendingKeysSubXactCallback, NULL);
+	rv_callbacks_registered = true;
+}
+
+/*
  * Returns the pending keys of child table relid, foreign key conoid (named
  * fkname, over nkeys columns of types types), role userid and trigger
  * depth, made empty when there are none yet.
  */
 static RvPendingKeys *
 rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, Oid userid,
-				  int depth, int nkeys, const Oid *types)
+				  bool as_owner, int depth, int nkeys, const Oid *types)
 {
 	ListCell   *lc;
 	RvPendingKeys *pk;
@@ -259,7 +305,7 @@ rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, Oid userid,
 	{
 		pk = (RvPendingKeys *) lfirst(lc);
 		if (pk->relid != relid || pk->conoid != conoid ||
-			pk->userid != userid || pk->depth != depth)
+			pk->userid != userid || pk->as_owner != as_owner || pk->depth != depth)
 			continue;
 		/* a constraint's columns never change type while it exists */
 		if (pk->nkeys != nkeys ||
@@ -271,18 +317,14 @@ rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, Oid userid,
 		return pk;
 	}
 
-	if (!rv_callbacks_registered)
-	{
-		RegisterXactCallback(rv_PendingKeysXactCallback, NULL);
-		RegisterSubXactCallback(rv_PendingKeysSubXactCallback, NULL);
-		rv_callbacks_registered = true;
-	}
+	rv_RegisterCallbacks();
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	pk = (RvPendingKeys *) palloc0(sizeof(RvPendingKeys));
 	pk->relid = relid;
 	pk->conoid = conoid;
 	namestrcpy(&pk->fkname, fkname);
 	pk->userid = userid;
+	pk->as_owner = as_owner;
 	pk->depth = depth;
 	pk->nkeys = nkeys;
 	for (i = 0; i < nkeys; i++)
@@ -361,7 +403,8 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 
 	/* (pending keys live as long as the transaction, fn_extra shorter) */
 	if (info != NULL && info->tgoid == tg->tgoid && info->relid == relid &&
-		info->pending->userid == GetUserId())
+		info->pending->userid == GetUserId() &&
+		info->pending->as_owner == (rel->rd_rel->relowner == GetUserId()))
 		return info;
 
 	rv_CheckPropagateArguments(tg, rel, 1);
@@ -390,6 +433,7 @@ rv_GetCollectInfo(FunctionCallInfo fcinfo, TriggerData *trigdata)
 		types[i] = get_atttype(root, fkattnums[i]);
 	}
 	info->pending = rv_GetPendingKeys(root, conoid, tg->tgargs[0], GetUserId(),
+									  rel->rd_rel->relowner == GetUserId(),
 									  rv_TriggerDepth(), nkeys, types);
 	fcinfo->flinfo->fn_extra = info;
 	return info;
@@ -528,17 +572,17 @@ rv_RelOwner(Oid relid)
 
 /*
  * Returns whether a statement trigger at trigger depth depth, running as
- * userid on child table relid whose owner is ownerid, takes the keys in pk
- * for foreign key conoid: those its role noted at its depth or deeper, and
- * those the child's owner noted deeper (a cascade's).
+ * userid on child table relid, takes the keys in pk for foreign key
+ * conoid: those its role noted at its depth or deeper, and those noted
+ * deeper by the owner of the table the rows are in (a cascade's).
  */
 static inline bool
 rv_PendingKeysFor(const RvPendingKeys *pk, Oid relid, Oid conoid, int depth,
-				  Oid userid, Oid ownerid)
+				  Oid userid)
 {
 	return pk->relid == relid && pk->conoid == conoid &&
 		((pk->userid == userid && pk->depth >= depth) ||
-		 (pk->userid == ownerid && pk->depth > depth));
+		 (pk->as_owner && pk->depth > depth));
 }
 
 /*
@@ -546,8 +590,7 @@ rv_PendingKeysFor(const RvPendingKeys *pk, Oid relid, Oid conoid, int depth,
  * trigger takes (rv_PendingKeysFor), or NULL.
  */
 static RvPendingKeys *
-rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth, Oid userid,
-					  Oid ownerid)
+rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth, Oid userid)
 {
 	ListCell   *lc;
 
@@ -556,7 +599,7 @@ rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth, Oid userid,
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
 		if (pk->nrows > 0 &&
-			rv_PendingKeysFor(pk, relid, conoid, depth, userid, ownerid))
+			rv_PendingKeysFor(pk, relid, conoid, depth, userid))
 			return pk;
 	}
 	return NULL;
@@ -570,7 +613,7 @@ rv_FindAnyPendingKeys(Oid relid, Oid conoid, int depth, Oid userid,
  * keep their other rows.
  */
 static int
-rv_TakePendingKeys(Oid relid, Oid conoid, int depth, Oid userid, Oid ownerid,
+rv_TakePendingKeys(Oid relid, Oid conoid, int depth, Oid userid,
 				   const RvPendingKeys *like, Datum *args)
 {
 	SubTransactionId current = GetCurrentSubTransactionId();
@@ -584,7 +627,7 @@ rv_TakePendingKeys(Oid relid, Oid conoid, int depth, Oid userid, Oid ownerid,
 	{
 		RvPendingKeys *pk = (RvPendingKeys *) lfirst(lc);
 
-		if (rv_PendingKeysFor(pk, relid, conoid, depth, userid, ownerid))
+		if (rv_PendingKeysFor(pk, relid, conoid, depth, userid))
 			total += pk->nrows;
 	}
 	for (i = 0; i < nkeys; i++)
@@ -598,7 +641,7 @@ rv_TakePendingKeys(Oid relid, Oid conoid, int depth, Oid userid, Oid ownerid,
 		int			first = pk->nrows;
 		int			r;
 
-		if (!rv_PendingKeysFor(pk, relid, conoid, depth, userid, ownerid))
+		if (!rv_PendingKeysFor(pk, relid, conoid, depth, userid))
 			continue;
 		/* this subtransaction's rows are the last ones (see above) */
 		while (first > 0 && pk->subids[first - 1] == current)
@@ -831,6 +874,9 @@ rv_BumpParents(RvBump *bump, const char *where, int nargs, Oid *argtypes,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to propagate from table \"%s\" to table \"%s\"",
 						bump->childname, bump->parentname),
+				 strcmp(where, "true") == 0 ?
+				 errdetail("Truncating bumps every row of table \"%s\", and row-level security does not let the current user update them all.",
+						   bump->parentname) :
 				 errdetail("Row-level security does not let the current user update a row of table \"%s\" that the change references.",
 						   bump->parentname)));
 
@@ -845,6 +891,36 @@ rv_BumpParents(RvBump *bump, const char *where, int nargs, Oid *argtypes,
 
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
+}
+
+/*
+ * Bumps every parent row of foreign key conoid of child table root, as a
+ * TRUNCATE of the child asks (see RvBumpedAll), unless this transaction
+ * has done so already.
+ */
+static void
+rv_BumpAllParents(Oid root, Oid conoid, RvBump *bump)
+{
+	ListCell   *lc;
+	RvBumpedAll *b;
+	MemoryContext oldcxt;
+
+	foreach(lc, rv_bumped_all)
+	{
+		b = (RvBumpedAll *) lfirst(lc);
+		if (b->relid == root && b->conoid == conoid)
+			return;
+	}
+	rv_BumpParents(bump, "true", 0, NULL, NULL);
+
+	rv_RegisterCallbacks();
+	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
+	b = (RvBumpedAll *) palloc(sizeof(RvBumpedAll));
+	b->relid = root;
+	b->conoid = conoid;
+	b->subid = GetCurrentSubTransactionId();
+	rv_bumped_all = lappend(rv_bumped_all, b);
+	MemoryContextSwitchTo(oldcxt);
 }
 
 /*
@@ -933,7 +1009,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	if (!TRIGGER_FIRED_BY_TRUNCATE(trigdata->tg_event))
 	{
 		pk = OidIsValid(conoid) ?
-			rv_FindAnyPendingKeys(root, conoid, depth, userid, childowner) : NULL;
+			rv_FindAnyPendingKeys(root, conoid, depth, userid) : NULL;
 		if (pk == NULL)
 			return PointerGetDatum(NULL);
 	}
@@ -945,7 +1021,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 
 	if (pk == NULL)
 	{
-		rv_BumpParents(&bump, "true", 0, NULL, NULL);
+		rv_BumpAllParents(root, conoid, &bump);
 		return PointerGetDatum(NULL);
 	}
 
@@ -959,7 +1035,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	if (nkeys != pk->nkeys)
 		elog(ERROR, "foreign key \"%s\" has %d columns, not %d",
 			 tg->tgargs[0], nkeys, pk->nkeys);
-	if (rv_TakePendingKeys(root, conoid, depth, userid, childowner, pk, args) == 0)
+	if (rv_TakePendingKeys(root, conoid, depth, userid, pk, args) == 0)
 		return PointerGetDatum(NULL);
 	for (i = 0; i < nkeys; i++)
 	{

@@ -22,6 +22,23 @@ RESET ROLE;
 CREATE SCHEMA app AUTHORIZATION rv_app;
 GRANT USAGE ON SCHEMA app TO PUBLIC;
 
+-- A schema "rowversion" made beforehand must be empty, and keeps no grant:
+-- a database owner cannot plant look-alikes before installing either.
+CREATE DATABASE rv_trust2 OWNER rv_dbo;
+\c rv_trust2
+SET ROLE rv_dbo;
+CREATE SCHEMA rowversion;
+CREATE FUNCTION rowversion.enable(tbl text) RETURNS void LANGUAGE sql AS 'SELECT';
+GRANT CREATE ON SCHEMA rowversion TO rv_writer;
+CREATE EXTENSION rowversion;
+DROP FUNCTION rowversion.enable(text);
+CREATE EXTENSION rowversion;
+SELECT has_schema_privilege('rv_writer', 'rowversion', 'CREATE') AS writer_may_create,
+       has_schema_privilege('rv_dbo', 'rowversion', 'CREATE') AS owner_may_create;
+RESET ROLE;
+\c rv_trust
+DROP DATABASE rv_trust2;
+
 -- 1. Pending parent keys carry the types of the foreign key they were
 -- noted for.  Keys noted in a partition made after propagate() (which has
 -- no statement trigger to take them), then the foreign key dropped and
@@ -152,6 +169,26 @@ SET ROLE rv_writer;
 DELETE FROM app.products WHERE id = 5;
 RESET ROLE;
 SELECT id, row_version FROM app.carts;
+
+-- ...also when the cascade comes from a partition's own foreign key and
+-- runs as that partition's owner.
+SET ROLE rv_app;
+CREATE TABLE app.tags (id int PRIMARY KEY);
+CREATE TABLE app.tagged (cart int REFERENCES app.carts, tag int, kind text,
+  PRIMARY KEY (cart, tag, kind)) PARTITION BY LIST (kind);
+CREATE TABLE app.tagged_a PARTITION OF app.tagged FOR VALUES IN ('a');
+SELECT rowversion.propagate('app.tagged', 'app.carts');
+INSERT INTO app.tags VALUES (9);
+INSERT INTO app.tagged VALUES (1, 9, 'a');
+GRANT SELECT, DELETE ON app.tags TO rv_writer;
+RESET ROLE;
+ALTER TABLE app.tagged_a OWNER TO rv_t1;
+ALTER TABLE app.tagged_a ADD FOREIGN KEY (tag) REFERENCES app.tags ON DELETE CASCADE;
+SELECT row_version AS before FROM app.carts WHERE id = 1 \gset
+SET ROLE rv_writer;
+DELETE FROM app.tags WHERE id = 9;
+RESET ROLE;
+SELECT row_version > :before AS bumped FROM app.carts WHERE id = 1;
 
 -- 3. Row-level security on the parent decides for the bump too.  Under
 -- FORCE ROW LEVEL SECURITY, a tenant that writes a child row pointing at
@@ -375,7 +412,19 @@ ROLLBACK;
 SELECT id, row_version FROM app.accounts ORDER BY id;
 TRUNCATE app.entries;
 SELECT id, row_version FROM app.accounts ORDER BY id;
-TRUNCATE app.cart_items, app.carts, app.products;
+-- (a partitioned child's TRUNCATE fires the trigger of each partition too:
+-- every parent is still bumped once)
+RESET ROLE;
+ALTER TABLE app.tagged_a OWNER TO rv_app;
+SET ROLE rv_app;
+CREATE TABLE app.tagged_b PARTITION OF app.tagged FOR VALUES IN ('b');
+SELECT rowversion.propagate('app.tagged', 'app.carts');
+INSERT INTO app.carts VALUES (2);
+SELECT id, row_version FROM app.carts ORDER BY id;
+TRUNCATE app.tagged;
+SELECT id, row_version FROM app.carts ORDER BY id;
+RESET ROLE;
+TRUNCATE app.tagged, app.cart_items, app.carts, app.products;
 CREATE VIEW app.items_io AS SELECT id, name FROM app.items;
 CREATE FUNCTION app.items_io_update() RETURNS trigger LANGUAGE plpgsql AS
 $$ BEGIN UPDATE app.items SET name = NEW.name WHERE id = OLD.id; RETURN NEW; END $$;
