@@ -74,6 +74,8 @@ typedef struct RvTable
 /* One row of pg_trigger, with its arguments decoded. */
 typedef struct RvTriggerRow
 {
+	Oid			oid;
+	Oid			parentid;		/* the trigger it was cloned from, or 0 */
 	char	   *tgname;
 	Oid			tgfoid;
 	int16		tgtype;
@@ -236,6 +238,8 @@ rv_RelationTriggers(Oid relid)
 		Form_pg_trigger form = (Form_pg_trigger) GETSTRUCT(tuple);
 		RvTriggerRow *row = palloc0(sizeof(RvTriggerRow));
 
+		row->oid = form->oid;
+		row->parentid = form->tgparentid;
 		row->tgname = pstrdup(NameStr(form->tgname));
 		row->tgfoid = form->tgfoid;
 		row->tgtype = form->tgtype;
@@ -280,22 +284,49 @@ rv_RelationTriggers(Oid relid)
 
 /*
  * Returns the row trigger that enable() created on relation relid itself
- * (not one cloned from a partitioned table), or NULL.  funcoid is the OID
- * of rowversion.version_trigger().
+ * (not one cloned from a partitioned table), or NULL: the one of the
+ * name enable() gives it when a table has several (made by hand).  funcoid
+ * is the OID of rowversion.version_trigger().
  */
 static RvTriggerRow *
 rv_FindOwnVersionTrigger(Oid relid, Oid funcoid)
 {
+	RvTriggerRow *found = NULL;
 	ListCell   *lc;
 
 	foreach(lc, rv_RelationTriggers(relid))
 	{
 		RvTriggerRow *row = (RvTriggerRow *) lfirst(lc);
 
-		if (row->tgfoid == funcoid && !row->isclone)
-			return row;
+		if (row->tgfoid != funcoid || row->isclone)
+			continue;
+		if (found == NULL || strcmp(row->tgname, RV_TRIGGER_NAME) == 0)
+			found = row;
 	}
-	return NULL;
+	return found;
+}
+
+static void rv_Execute(const char *sql);
+
+/*
+ * Drops the row triggers of table that call rowversion.version_trigger()
+ * (funcoid) other than the one called keep (all of them when keep is
+ * NULL): a table keeps one.
+ */
+static void
+rv_DropOtherVersionTriggers(RvTable *table, Oid funcoid, const char *keep)
+{
+	ListCell   *lc;
+
+	foreach(lc, rv_RelationTriggers(table->relid))
+	{
+		RvTriggerRow *row = (RvTriggerRow *) lfirst(lc);
+
+		if (row->tgfoid == funcoid && !row->isclone &&
+			(keep == NULL || strcmp(row->tgname, keep) != 0))
+			rv_Execute(psprintf("DROP TRIGGER %s ON %s",
+								quote_identifier(row->tgname), table->qualified));
+	}
 }
 
 /*
@@ -795,7 +826,7 @@ rv_DropTrigger(RvTable *table, RvTriggerRow *current)
  * other events, a WHEN condition or columns, disabled -- is made again.
  */
 static bool
-rv_TriggerAsItShouldBe(RvTriggerRow *current, List *args)
+rv_TriggerAsItShouldBe(RvTable *table, RvTriggerRow *current, List *args)
 {
 	ListCell   *lc;
 	int			i = 0;
@@ -810,6 +841,21 @@ rv_TriggerAsItShouldBe(RvTriggerRow *current, List *args)
 	{
 		if (strcmp(current->args[i++], (char *) lfirst(lc)) != 0)
 			return false;
+	}
+
+	/* the partitions' clones of it must fire too */
+	foreach(lc, rv_PartitionTree(table->relid, table->relkind, NoLock))
+	{
+		ListCell   *lc2;
+
+		foreach(lc2, rv_RelationTriggers(lfirst_oid(lc)))
+		{
+			RvTriggerRow *clone = (RvTriggerRow *) lfirst(lc2);
+
+			if (clone->parentid == current->oid &&
+				clone->tgenabled != TRIGGER_FIRES_ON_ORIGIN)
+				return false;
+		}
 	}
 	return true;
 }
@@ -900,11 +946,12 @@ enable(PG_FUNCTION_ARGS)
 		rv_FillVersionColumn(&table, &options);
 	}
 
-	if (!rv_TriggerAsItShouldBe(current, rv_TriggerArguments(&options)))
+	if (!rv_TriggerAsItShouldBe(&table, current, rv_TriggerArguments(&options)))
 	{
 		rv_DropTrigger(&table, current);
 		rv_CreateVersionTrigger(&table, nsp, rv_TriggerArguments(&options));
 	}
+	rv_DropOtherVersionTriggers(&table, vfunc, RV_TRIGGER_NAME);
 	rv_WarnTriggersAfter(table.relid, nsp);
 
 	if (SPI_finish() != SPI_OK_FINISH)
@@ -937,8 +984,8 @@ disable(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	rv_Execute(psprintf("DROP TRIGGER %s ON %s",
-						quote_identifier(current->tgname), table.qualified));
+	rv_DropOtherVersionTriggers(&table, rv_ExtensionFunction(nsp, "version_trigger"),
+								NULL);
 	if (PG_GETARG_BOOL(1) && current->nargs >= 1)
 		rv_Execute(psprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s",
 							table.qualified, quote_identifier(current->args[RV_ARG_VERSION_COLUMN])));

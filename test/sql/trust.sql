@@ -389,6 +389,21 @@ SELECT rowversion.conditional_update('app.items', 1, 1, '{"name": "b"}');
 SELECT rowversion.enable('app.items', mode => 'counter');
 SELECT tgqual IS NULL AS fires_always FROM pg_trigger WHERE tgrelid = 'app.items'::regclass;
 SELECT rowversion.conditional_update('app.items', 1, 1, '{"name": "b"}');
+-- A second version trigger made by hand, or a partition's clone disabled:
+-- enable() leaves the one trigger it makes, firing everywhere; disable()
+-- removes every version trigger of the table.
+CREATE TRIGGER aa_rowversion BEFORE UPDATE ON app.items FOR EACH ROW
+  WHEN (false) EXECUTE FUNCTION rowversion.version_trigger('row_version', 'counter', 'true');
+SELECT rowversion.enable('app.items', mode => 'counter');
+SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'app.items'::regclass ORDER BY 1;
+ALTER TABLE app.stock_a DISABLE TRIGGER zz_rowversion;
+SELECT rowversion.enable('app.stock', mode => 'counter');
+SELECT tgenabled FROM pg_trigger WHERE tgrelid = 'app.stock_a'::regclass AND tgname = 'zz_rowversion';
+CREATE TRIGGER zzz_second BEFORE INSERT OR UPDATE OR DELETE ON app.items FOR EACH ROW
+  EXECUTE FUNCTION rowversion.version_trigger('row_version', 'counter', 'true');
+SELECT rowversion.disable('app.items');
+SELECT count(*) AS version_triggers FROM pg_trigger WHERE tgrelid = 'app.items'::regclass;
+SELECT rowversion.enable('app.items', mode => 'counter');
 RESET ROLE;
 
 -- 8. What fires no row trigger, or checks its rows in statements that are
