@@ -95,4 +95,28 @@
 	pstmt, queryString, context, params, queryEnv, dest, qc
 #endif
 
+/*
+ * PlannedStmt lists its result relations' range table indexes as a List of
+ * ints up to 18 and as a Bitmapset (resultRelationRelids) from 19.
+ * rv_ResultRelations() returns them as a List of ints on every major.
+ */
+#include "nodes/bitmapset.h"
+#include "nodes/pg_list.h"
+#include "nodes/plannodes.h"
+
+static inline List *
+rv_ResultRelations(PlannedStmt *stmt)
+{
+#if PG_VERSION_NUM >= 190000
+	List	   *result = NIL;
+	int			rti = -1;
+
+	while ((rti = bms_next_member(stmt->resultRelationRelids, rti)) >= 0)
+		result = lappend_int(result, rti);
+	return result;
+#else
+	return stmt->resultRelations;
+#endif
+}
+
 #endif							/* RV_COMPAT_H */

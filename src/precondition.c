@@ -317,11 +317,12 @@ rv_CheckViewTarget(Oid relid)
 static void
 rv_CheckStatementTargets(PlannedStmt *stmt)
 {
+	List	   *targets = rv_ResultRelations(stmt);
 	ListCell   *lc;
 
-	if (stmt->resultRelations == NIL || rv_TriggerDepth() > 0)
+	if (targets == NIL || rv_TriggerDepth() > 0)
 		return;
-	foreach(lc, stmt->resultRelations)
+	foreach(lc, targets)
 	{
 		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
 		Relation	rel;
