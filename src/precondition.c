@@ -303,6 +303,38 @@ rv_CheckViewTarget(Oid relid)
 }
 
 /*
+ * rv_CheckStatementTargets() for one result relation rte: a view, or with
+ * partitioned, a partitioned table; else any other table.
+ */
+static void
+rv_CheckStatementTarget(RangeTblEntry *rte, bool partitioned)
+{
+	Relation	rel;
+
+	if (rte->rtekind != RTE_RELATION ||
+		(rte->relkind == RELKIND_PARTITIONED_TABLE) != partitioned)
+		return;
+	if (rte->relkind == RELKIND_VIEW)
+	{
+		rv_CheckViewTarget(rte->relid);
+		return;
+	}
+	if (!rv_HasPrecondition(rte->relid))
+		return;
+	/* the executor locks result relations in this mode */
+	rel = table_open(rte->relid, RowExclusiveLock);
+	rv_CheckPreconditionTrigger(rel, rv_precondition_nsp);
+
+	/*
+	 * Rows an INSERT ... ON CONFLICT DO UPDATE routes through a partitioned
+	 * table land in partitions that are not result relations of their own.
+	 */
+	if (partitioned)
+		rv_CheckDescendantTriggers(rel, rv_FindVersionTrigger(rel, rv_precondition_nsp));
+	table_close(rel, NoLock);
+}
+
+/*
  * Refuses a client's statement that would change rows of a table with a
  * registered precondition while that table's row trigger -- the only
  * place the precondition is checked -- would not fire for them: dropped
@@ -322,33 +354,11 @@ rv_CheckStatementTargets(PlannedStmt *stmt)
 
 	if (targets == NIL || rv_TriggerDepth() > 0)
 		return;
+	/* the tables rows are stored in first, then the partitioned ones */
 	foreach(lc, targets)
-	{
-		RangeTblEntry *rte = rt_fetch(lfirst_int(lc), stmt->rtable);
-		Relation	rel;
-
-		if (rte->rtekind != RTE_RELATION)
-			continue;
-		if (rte->relkind == RELKIND_VIEW)
-		{
-			rv_CheckViewTarget(rte->relid);
-			continue;
-		}
-		if (!rv_HasPrecondition(rte->relid))
-			continue;
-		/* the executor locks result relations in this mode */
-		rel = table_open(rte->relid, RowExclusiveLock);
-		rv_CheckPreconditionTrigger(rel, rv_precondition_nsp);
-
-		/*
-		 * Rows an INSERT ... ON CONFLICT DO UPDATE routes through a
-		 * partitioned table land in partitions that are not result
-		 * relations of their own.
-		 */
-		if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
-			rv_CheckDescendantTriggers(rel, rv_FindVersionTrigger(rel, rv_precondition_nsp));
-		table_close(rel, NoLock);
-	}
+		rv_CheckStatementTarget(rt_fetch(lfirst_int(lc), stmt->rtable), false);
+	foreach(lc, targets)
+		rv_CheckStatementTarget(rt_fetch(lfirst_int(lc), stmt->rtable), true);
 }
 
 /*
