@@ -38,7 +38,7 @@ RESET rowversion.sqlstate_style;
 -- typed keys to "any", untyped parameters and text to text.
 SELECT p.oid::regprocedure
 FROM pg_proc p WHERE p.proname IN ('conditional_update', 'conditional_delete')
-  AND p.pronamespace = 'rowversion'::regnamespace ORDER BY 1::text;
+  AND p.pronamespace = 'rowversion'::regnamespace ORDER BY p.oid::regprocedure::text COLLATE "C";
 PREPARE untyped_update AS SELECT rowversion.conditional_update($1, $2, $3, $4);
 PREPARE untyped_delete AS SELECT rowversion.conditional_delete($1, $2, $3);
 SELECT name, parameter_types FROM pg_prepared_statements ORDER BY name;
@@ -152,7 +152,7 @@ SELECT rowversion.enable('rvtest.base', mode => 'counter');
 INSERT INTO rvtest.base VALUES (1, 0);
 INSERT INTO rvtest.derived VALUES (1, 0);
 SELECT rowversion.conditional_update('rvtest.base', 1, 1, '{"x": 1}');
-SELECT tableoid::regclass, x, row_version FROM rvtest.base ORDER BY 1::text;
+SELECT tableoid::regclass, x, row_version FROM rvtest.base ORDER BY tableoid::regclass::text, x;
 
 -- Plans are cached, and rebuilt after DDL: add, rename, drop, retype.
 CREATE TABLE rvtest.evolving (id int PRIMARY KEY, a text);

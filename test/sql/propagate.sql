@@ -10,7 +10,7 @@ SELECT rowversion.enable('rvtest.lines', mode => 'counter');
 SELECT rowversion.enable('rvtest.notes', mode => 'counter');
 SELECT rowversion.propagate('rvtest.lines', 'rvtest.orders');
 SELECT rowversion.propagate('rvtest.notes', 'rvtest.lines');
-SELECT * FROM rowversion.propagations WHERE child::text LIKE 'rvtest.%' ORDER BY 1::text;
+SELECT * FROM rowversion.propagations WHERE child::text LIKE 'rvtest.%' ORDER BY child::text, parent::text, via;
 
 INSERT INTO rvtest.orders VALUES (1, 'a'), (2, 'b'), (3, 'c');
 -- one statement, three lines of order 1 and one of order 2: each order
@@ -282,7 +282,7 @@ DROP TABLE rvtest.gen_child, rvtest.arr_child, rvtest.arr_parent;
 SELECT rowversion.stop_propagating('rvtest.notes', 'rvtest.lines');
 SELECT rowversion.stop_propagating('rvtest.pair', 'rvtest.orders', 'pair_b_fkey');
 SELECT * FROM rvtest.error($$SELECT rowversion.stop_propagating('rvtest.notes', 'rvtest.lines')$$);
-SELECT * FROM rowversion.propagations WHERE child::text LIKE 'rvtest.%' ORDER BY 1::text;
+SELECT * FROM rowversion.propagations WHERE child::text LIKE 'rvtest.%' ORDER BY child::text, parent::text, via;
 INSERT INTO rvtest.notes VALUES (2, 1, 1);
 SELECT order_id, line, row_version FROM rvtest.lines WHERE order_id = 1 AND line = 1;
 
