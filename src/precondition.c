@@ -534,8 +534,15 @@ rv_CheckMayCompareVersions(Relation rel, Oid nsp)
 	Trigger    *tg = rv_FindVersionTrigger(rel, nsp);
 	AttrNumber	attnum = rv_FindColumn(RelationGetDescr(rel), rv_VersionColumnName(tg));
 
-	if (attnum != InvalidAttrNumber &&
-		!rv_ColumnPrivilege(RelationGetRelid(rel), attnum, ACL_SELECT))
+	/* (a trigger made by hand can name no column of the table) */
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("version column \"%s\" of table \"%s\" does not exist",
+						rv_VersionColumnName(tg), RelationGetRelationName(rel)),
+				 errhint("Call rowversion.enable() to name the version column again."),
+				 errtable(rel)));
+	if (!rv_ColumnPrivilege(RelationGetRelid(rel), attnum, ACL_SELECT))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to compare row versions of table \"%s\"",

@@ -410,6 +410,14 @@ CREATE TRIGGER zzz_second BEFORE INSERT OR UPDATE OR DELETE ON app.items FOR EAC
 SELECT rowversion.disable('app.items');
 SELECT count(*) AS version_triggers FROM pg_trigger WHERE tgrelid = 'app.items'::regclass;
 SELECT rowversion.enable('app.items', mode => 'counter');
+-- (one naming no column of the table is refused up front too)
+DROP TRIGGER zz_rowversion ON app.items;
+CREATE TRIGGER zz_rowversion BEFORE INSERT OR UPDATE OR DELETE ON app.items FOR EACH ROW
+  EXECUTE FUNCTION rowversion.version_trigger('', 'counter', 'false');
+BEGIN;
+SELECT rowversion.expect_match('app.items', '"1"');
+ROLLBACK;
+SELECT rowversion.enable('app.items', mode => 'counter');
 RESET ROLE;
 
 -- 8. What fires no row trigger, or checks its rows in statements that are
