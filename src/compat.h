@@ -27,7 +27,7 @@
  */
 #if PG_VERSION_NUM >= 180000
 #define RV_MODULE_MAGIC \
-	PG_MODULE_MAGIC_EXT(.name = "rowversion", .version = "1.0")
+	PG_MODULE_MAGIC_EXT(.name = "rowversion", .version = "1.1")
 #else
 #define RV_MODULE_MAGIC PG_MODULE_MAGIC
 #endif

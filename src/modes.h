@@ -21,6 +21,7 @@
 #include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "clock.h"
 
 typedef enum RvMode
 {
@@ -71,9 +72,20 @@ rv_ModeTakesType(RvMode mode, Oid typid, const char **detail)
 }
 
 /*
+ * Returns the 64-bit ID of the current top-level transaction, assigning
+ * one.
+ */
+static inline int64
+rv_CurrentXid(void)
+{
+	return (int64) U64FromFullTransactionId(GetTopFullTransactionId());
+}
+
+/*
  * Returns the version a row gets that mode starts without one: an
  * inserted row with no value, or a row that was there before enable().
- * In xact mode the current top-level transaction's ID (assigning one).
+ * In xact mode the current top-level transaction's ID on the database's
+ * clock (clock.h).
  */
 static inline int64
 rv_ModeFirstVersion(RvMode mode)
@@ -81,7 +93,7 @@ rv_ModeFirstVersion(RvMode mode)
 	switch (mode)
 	{
 		case RV_MODE_XACT:
-			return (int64) U64FromFullTransactionId(GetTopFullTransactionId());
+			return rv_ClockVersion(rv_CurrentXid(), 0);
 		case RV_MODE_COUNTER:
 			return 1;
 		case RV_NUM_MODES:
@@ -91,18 +103,19 @@ rv_ModeFirstVersion(RvMode mode)
 }
 
 /*
- * Returns the version an UPDATE gives a row at version current (which the
- * caller has checked is below the column's largest value): in xact mode
- * greatest(the transaction's ID, current + 1), so versions never go back
- * and never wrap; in counter mode current + 1.
+ * Returns the version an UPDATE gives a row of rel at version current
+ * (which the caller has checked is below the column's largest value): in
+ * xact mode greatest(the transaction's ID on the clock, current + 1), so
+ * versions never go back and never wrap; in counter mode current + 1.
  */
 static inline int64
-rv_ModeNextVersion(RvMode mode, int64 current)
+rv_ModeNextVersion(RvMode mode, int64 current, Relation rel)
 {
 	switch (mode)
 	{
 		case RV_MODE_XACT:
-			return Max(rv_ModeFirstVersion(RV_MODE_XACT), current + 1);
+			rv_ClockCheckStored(rel, current);
+			return rv_ClockVersion(rv_CurrentXid(), current + 1);
 		case RV_MODE_COUNTER:
 			return current + 1;
 		case RV_NUM_MODES:

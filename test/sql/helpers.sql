@@ -26,6 +26,8 @@ CREATE TEMP TABLE documented (fn) AS VALUES
   ('rowversion.propagate(regclass,regclass,name)'),
   ('rowversion.stop_propagating(regclass,regclass,name)'),
   ('rowversion.watermark()'),
+  ('rowversion.clock()'),
+  ('rowversion.handover()'),
   -- trigger functions
   ('rowversion.version_trigger()'),
   ('rowversion.propagate_collect()'),

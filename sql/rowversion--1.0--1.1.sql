@@ -1,0 +1,59 @@
+/* rowversion 1.0 → 1.1 — upgrade script */
+
+-- complain if script is sourced in psql, rather than via ALTER EXTENSION
+\echo Use "ALTER EXTENSION rowversion UPDATE TO '1.1'" to load this file. \quit
+
+-- The database's clock for xact mode (src/clock.c): a version is the
+-- writing transaction's ID plus this cluster's shift, so that versions and
+-- watermarks keep going forward when the database moves to another
+-- cluster.  pg_dump, pg_upgrade and a publication FOR ALL TABLES carry both
+-- objects; rowversion.handover() ends a logical-replication move.
+CREATE SEQUENCE rowversion.clock_ceiling AS bigint
+    INCREMENT BY 1048576 MINVALUE 0 START WITH 0 NO CYCLE;
+
+CREATE TABLE rowversion.clock (
+    system_identifier bigint PRIMARY KEY,
+    shift bigint NOT NULL,
+    since bigint NOT NULL,
+    handed_over bigint
+);
+
+SELECT pg_catalog.pg_extension_config_dump('rowversion.clock', '');
+SELECT pg_catalog.pg_extension_config_dump('rowversion.clock_ceiling', '');
+GRANT SELECT ON rowversion.clock TO PUBLIC;
+GRANT SELECT ON SEQUENCE rowversion.clock_ceiling TO PUBLIC;
+
+CREATE FUNCTION rowversion.clock_changed()
+RETURNS trigger
+AS 'MODULE_PATHNAME', 'clock_changed'
+LANGUAGE C;
+REVOKE EXECUTE ON FUNCTION rowversion.clock_changed() FROM PUBLIC;
+
+CREATE TRIGGER clock_changed
+    AFTER INSERT OR UPDATE OR DELETE ON rowversion.clock
+    FOR EACH ROW EXECUTE FUNCTION rowversion.clock_changed();
+ALTER TABLE rowversion.clock ENABLE ALWAYS TRIGGER clock_changed;
+
+-- clock(): the version the database's clock stands at; every version
+-- handed out later is at least this.
+CREATE FUNCTION rowversion.clock()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'clock_now'
+LANGUAGE C VOLATILE;
+
+-- handover(): run by the database's owner (it checks) on the old cluster
+-- after its last write, before a logical-replication subscriber takes over.
+CREATE FUNCTION rowversion.handover()
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'handover'
+LANGUAGE C VOLATILE;
+
+-- A database updated from 1.0 has handed out transaction IDs as versions
+-- (a row updated n times in one transaction runs up to n ahead).  Its clock
+-- goes on from there: this cluster's row with no shift, and a ceiling a
+-- step above the current transaction ID.
+INSERT INTO rowversion.clock (system_identifier, shift, since)
+SELECT s.system_identifier, 0, pg_catalog.txid_current()
+FROM pg_catalog.pg_control_system() AS s;
+SELECT pg_catalog.setval('rowversion.clock_ceiling',
+                         pg_catalog.txid_current() + 1048576);

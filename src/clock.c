@@ -1,0 +1,653 @@
+/*-------------------------------------------------------------------------
+ *
+ * clock.c
+ *	  The database's clock for xact mode, which keeps versions and
+ *	  watermarks going forward when the database moves to another cluster.
+ *
+ * A version in xact mode is the writing transaction's 64-bit ID plus the
+ * database's shift.  A new cluster's transaction counter starts far below
+ * the old one's, so a database that arrives from another cluster (a
+ * restore, a logical-replication upgrade) needs a shift that puts every
+ * version it hands out above every version the old cluster handed out.
+ * Two extension configuration objects carry what that takes, and pg_dump
+ * and pg_upgrade carry them along:
+ *
+ *	rowversion.clock_ceiling	a sequence that is never below a version
+ *								the database has handed out: the row
+ *								trigger raises it before it hands out a
+ *								version above it, in steps of the
+ *								sequence's increment, outside the
+ *								transaction (nextval), so no writer waits
+ *								for another.
+ *	rowversion.clock			a row per cluster that has written the
+ *								database: its system identifier, the
+ *								shift used there, the clock when the row
+ *								was made, and, once rowversion.handover()
+ *								ran there, the clock it handed over.
+ *
+ * When this cluster has no row yet, the database is new or has arrived: its
+ * versions must clear the ceiling (which a dump and pg_upgrade carry) and
+ * every clock handed over by another cluster (which logical replication
+ * carries, as a change to rowversion.clock).  The shift that does so is
+ * stored in a row for this cluster, made once, under the row's primary key,
+ * so every session uses the same shift.  A row of another cluster that
+ * never handed over and whose clock had passed everything this database
+ * knows means rows were copied here while that cluster went on writing:
+ * versions handed out here could go back, so the clock refuses until that
+ * cluster hands over.
+ *
+ * The shift only grows, and a watermark is the snapshot's oldest running
+ * transaction ID plus the shift, but never above the ceiling (plus one), so
+ * a watermark taken on one cluster is not above a version handed out later
+ * on another.
+ *
+ * Statements run as the owner of rowversion.clock (the superuser that
+ * created the extension), as PostgreSQL's maintenance commands run a
+ * table owner's code: a restricted operation with search_path pinned; they
+ * name everything qualified and call no function a role could shadow.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "rowversion.h"
+
+#include "access/transam.h"
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+PG_FUNCTION_INFO_V1(clock_now);
+PG_FUNCTION_INFO_V1(clock_changed);
+PG_FUNCTION_INFO_V1(handover);
+
+RvClock		rv_clock = {false, 0, 0, 0};
+
+/* how far ahead of the clock a version may run and still be covered */
+#define RV_RUN_AHEAD_COVERED	(INT64CONST(1) << 32)
+
+/* Where the clock is kept, found by rv_ClockFind(). */
+typedef struct RvClockObjects
+{
+	Oid			table;			/* rowversion.clock, or InvalidOid */
+	Oid			sequence;		/* rowversion.clock_ceiling */
+	Oid			owner;			/* the table's owner */
+} RvClockObjects;
+
+static RvClockObjects rv_objects;
+static bool rv_objects_found = false;
+static bool rv_callbacks_registered = false;
+static bool rv_warned_stored = false;
+
+/* What rowversion.clock says for this cluster. */
+typedef struct RvClockRows
+{
+	bool		own_found;		/* this cluster has a row */
+	int64		own_shift;
+	int64		handed_over;	/* largest clock another cluster handed over */
+	int64		unhanded_since; /* largest clock at which another cluster
+								 * that never handed over made its row */
+	int64		unhanded_system;	/* that cluster */
+	bool		others_found;	/* another cluster has a row */
+} RvClockRows;
+
+/*
+ * Returns the 64-bit form of xid, an ID no newer than the next one to be
+ * assigned: the epoch is next's, or the one before when xid is numerically
+ * above next's 32 bits (it was assigned before the wraparound).
+ */
+static int64
+rv_WidenXid(TransactionId xid)
+{
+	FullTransactionId next = ReadNextFullTransactionId();
+	uint32		epoch = EpochFromFullTransactionId(next);
+
+	if (xid > XidFromFullTransactionId(next))
+		epoch--;
+	return (int64) U64FromFullTransactionId(FullTransactionIdFromEpochAndXid(epoch, xid));
+}
+
+/*
+ * Returns the oldest transaction ID, 64-bit, that the active snapshot sees
+ * as running: every transaction that can still hand out a version has this
+ * ID or a newer one.  Without a snapshot, the next ID to be assigned.
+ */
+int64
+rv_SnapshotXmin(void)
+{
+	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : NULL;
+
+	if (snapshot == NULL)
+		return (int64) U64FromFullTransactionId(ReadNextFullTransactionId());
+	return rv_WidenXid(snapshot->xmin);
+}
+
+/*
+ * Forgets the loaded clock when rowversion.clock changes (clock_changed()
+ * announces every change, applied by logical replication too) or the
+ * relation cache is reset.
+ */
+static void
+rv_ClockInvalidate(Datum arg, Oid relid)
+{
+	if (relid == InvalidOid || relid == rv_objects.table)
+	{
+		rv_clock.valid = false;
+		rv_objects_found = false;
+	}
+}
+
+/*
+ * Forgets the loaded clock at the end of a transaction that failed (it may
+ * have made this cluster's row) and, when the extension has no clock (a
+ * database still at 1.0), at the end of every transaction.
+ */
+static void
+rv_ClockXactCallback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+		!OidIsValid(rv_objects.table))
+	{
+		rv_clock.valid = false;
+		rv_objects_found = false;
+	}
+}
+
+static void
+rv_ClockSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
+						SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		rv_clock.valid = false;
+}
+
+/*
+ * Finds rowversion.clock and rowversion.clock_ceiling in the extension's
+ * schema (rowversion.control fixes it), and takes them only if they belong
+ * to the extension (a database whose extension is still at 1.0 has
+ * neither).
+ */
+static void
+rv_ClockFind(void)
+{
+	Oid			ext;
+	Oid			nsp;
+	Oid			table = InvalidOid;
+	Oid			sequence = InvalidOid;
+
+	if (!rv_callbacks_registered)
+	{
+		CacheRegisterRelcacheCallback(rv_ClockInvalidate, (Datum) 0);
+		RegisterXactCallback(rv_ClockXactCallback, NULL);
+		RegisterSubXactCallback(rv_ClockSubXactCallback, NULL);
+		rv_callbacks_registered = true;
+	}
+
+	memset(&rv_objects, 0, sizeof(rv_objects));
+	ext = get_extension_oid("rowversion", true);
+	nsp = get_namespace_oid("rowversion", true);
+	if (OidIsValid(nsp))
+	{
+		table = get_relname_relid("clock", nsp);
+		sequence = get_relname_relid("clock_ceiling", nsp);
+	}
+	if (OidIsValid(table) && OidIsValid(sequence) &&
+		getExtensionOfObject(RelationRelationId, table) == ext &&
+		getExtensionOfObject(RelationRelationId, sequence) == ext &&
+		get_rel_relkind(table) == RELKIND_RELATION &&
+		get_rel_relkind(sequence) == RELKIND_SEQUENCE)
+	{
+		HeapTuple	tuple = SearchSysCache1(RELOID, ObjectIdGetDatum(table));
+
+		if (!HeapTupleIsValid(tuple))
+			elog(ERROR, "cache lookup failed for relation %u", table);
+		rv_objects.owner = ((Form_pg_class) GETSTRUCT(tuple))->relowner;
+		ReleaseSysCache(tuple);
+		rv_objects.table = table;
+		rv_objects.sequence = sequence;
+	}
+	rv_objects_found = true;
+}
+
+/* The user, security context and GUC level rv_ClockBegin() left. */
+typedef struct RvClockContext
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} RvClockContext;
+
+/*
+ * Starts running statements on the clock as its owner, restricted, with
+ * search_path pinned (see the file's header); rv_ClockEnd() returns.
+ */
+static void
+rv_ClockBegin(RvClockContext *ctx)
+{
+	GetUserIdAndSecContext(&ctx->userid, &ctx->sec_context);
+	SetUserIdAndSecContext(rv_objects.owner,
+						   ctx->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION);
+	ctx->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+static void
+rv_ClockEnd(RvClockContext *ctx)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	AtEOXact_GUC(false, ctx->nestlevel);
+	SetUserIdAndSecContext(ctx->userid, ctx->sec_context);
+}
+
+/* Returns column col of the first row SPI returned, 0 when NULL. */
+static int64
+rv_SpiInt64(int row, int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc,
+								  col, isnull);
+
+	return *isnull ? 0 : DatumGetInt64(d);
+}
+
+/* Between rv_ClockBegin and rv_ClockEnd: the ceiling's value (0 unused). */
+static int64
+rv_ReadCeiling(void)
+{
+	bool		isnull;
+	bool		called;
+
+	if (SPI_execute("SELECT last_value, is_called FROM rowversion.clock_ceiling",
+					true, 1) != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not read rowversion.clock_ceiling");
+	called = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0],
+										SPI_tuptable->tupdesc, 2, &isnull));
+	return called ? rv_SpiInt64(0, 1, &isnull) : 0;
+}
+
+/* Between rv_ClockBegin and rv_ClockEnd: what rowversion.clock says. */
+static void
+rv_ReadRows(int64 system, RvClockRows *rows)
+{
+	uint64		i;
+
+	memset(rows, 0, sizeof(*rows));
+	if (SPI_execute("SELECT system_identifier, shift, since, handed_over FROM rowversion.clock",
+					true, 0) != SPI_OK_SELECT)
+		elog(ERROR, "could not read rowversion.clock");
+	for (i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		int64		sid = rv_SpiInt64(i, 1, &isnull);
+		int64		shift = rv_SpiInt64(i, 2, &isnull);
+		int64		since = rv_SpiInt64(i, 3, &isnull);
+		int64		handed = rv_SpiInt64(i, 4, &isnull);
+
+		if (sid == system)
+		{
+			rows->own_shift = rows->own_found ? Max(rows->own_shift, shift) : shift;
+			rows->own_found = true;
+			continue;
+		}
+		rows->others_found = true;
+		if (!isnull)
+			rows->handed_over = Max(rows->handed_over, handed);
+		else if (since > rows->unhanded_since)
+		{
+			rows->unhanded_since = since;
+			rows->unhanded_system = sid;
+		}
+	}
+}
+
+/*
+ * Between rv_ClockBegin and rv_ClockEnd: stores shift (or a larger one
+ * another session stored first) as this cluster's, making its row when it
+ * has none; returns the stored shift.
+ */
+static int64
+rv_StoreShift(int64 system, int64 shift, int64 since)
+{
+	Oid			types[3] = {INT8OID, INT8OID, INT8OID};
+	Datum		values[3];
+	bool		isnull;
+
+	values[0] = Int64GetDatum(system);
+	values[1] = Int64GetDatum(shift);
+	values[2] = Int64GetDatum(since);
+	if (SPI_execute_with_args("INSERT INTO rowversion.clock AS c (system_identifier, shift, since) "
+							  "VALUES ($1, $2, $3) ON CONFLICT (system_identifier) "
+							  "DO UPDATE SET shift = GREATEST(c.shift, excluded.shift) "
+							  "RETURNING c.shift",
+							  3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not store the shift in rowversion.clock");
+	return rv_SpiInt64(0, 1, &isnull);
+}
+
+/* Whether this transaction may write the clock. */
+static bool
+rv_ClockWritable(void)
+{
+	return !XactReadOnly && !RecoveryInProgress() && !IsInParallelMode();
+}
+
+/*
+ * Computes the clock into *clock: this cluster's shift, raised and stored
+ * (when store and the transaction may write) so that versions clear
+ * everything the database knows was handed out elsewhere.  For a writer
+ * (store), refuses when rows came from a cluster that went on writing
+ * without handing over.
+ */
+static void
+rv_ClockCompute(bool store, RvClock *clock)
+{
+	int64		system = (int64) GetSystemIdentifier();
+	RvClockContext ctx;
+	RvClockRows rows;
+	int64		ceiling;
+	int64		known;
+	int64		floor;
+	int64		shift;
+	int64		base;
+
+	if (!rv_objects_found)
+		rv_ClockFind();
+	clock->valid = true;
+	if (!OidIsValid(rv_objects.table))
+	{
+		/* the extension is at 1.0: versions are transaction IDs */
+		clock->shift = 0;
+		clock->ceiling = PG_INT64_MAX;
+		clock->seen = 0;
+		return;
+	}
+
+	rv_ClockBegin(&ctx);
+	rv_ReadRows(system, &rows);
+	ceiling = rv_ReadCeiling();
+	rv_ClockEnd(&ctx);
+
+	known = Max(ceiling, rows.handed_over);
+	/* a reader's watermark is only lower for it, which is safe */
+	if (store && rows.unhanded_since > known)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the row version clock of database \"%s\" is behind the cluster its rows came from",
+						get_database_name(MyDatabaseId)),
+				 errdetail("Rows were copied here from database system %llu, which has not handed over its clock; versions handed out here could be below versions handed out there.",
+						   (unsigned long long) rows.unhanded_system),
+				 errhint("After the last write on that cluster, run SELECT rowversion.handover() there and let the change replicate here.")));
+
+	/*
+	 * Every version this database hands out from now on is >= base + shift,
+	 * and must be above floor: what other clusters handed over, and for a
+	 * database that arrived (rows of other clusters, none of this one's) the
+	 * ceiling it brought.  With no row at all the database is new: no
+	 * version it handed out was committed (the transaction that hands out
+	 * the first one makes this cluster's row), so a ceiling raised by
+	 * transactions that rolled back does not count.
+	 */
+	base = rv_SnapshotXmin();
+	shift = rows.own_found ? rows.own_shift : 0;
+	floor = (!rows.own_found && rows.others_found) ? known : rows.handed_over;
+	if (floor > 0 && floor - base >= shift)
+		shift = floor - base + 1;
+
+	if (store && rv_ClockWritable() &&
+		(!rows.own_found || shift > rows.own_shift))
+	{
+		rv_ClockBegin(&ctx);
+		shift = rv_StoreShift(system, shift, base + shift);
+		rv_ClockEnd(&ctx);
+	}
+
+	clock->shift = shift;
+	clock->ceiling = ceiling;
+	clock->seen = 0;
+}
+
+/*
+ * Loads the clock for the row trigger, storing this cluster's shift when
+ * it has none or must raise it.
+ */
+void
+rv_ClockLoad(void)
+{
+	RvClock		clock;
+
+	rv_ClockCompute(true, &clock);
+	rv_clock = clock;
+}
+
+/*
+ * Returns the shift for a reader (watermark(), clock()): the loaded one,
+ * or the one the next writer will store.
+ */
+static int64
+rv_ClockReadShift(void)
+{
+	RvClock		clock;
+
+	if (rv_clock.valid)
+		return rv_clock.shift;
+	rv_ClockCompute(false, &clock);
+	return clock.shift;
+}
+
+/*
+ * Raises the ceiling to version or above before the row trigger hands
+ * version out, when version is the clock's (xid + shift) or ran ahead of
+ * it by at most RV_RUN_AHEAD_COVERED (a row updated many times in one
+ * transaction); a version further ahead came from a version column
+ * written with the trigger off and is left to the row (rv_ClockSeen).
+ * nextval() raises the ceiling by the sequence's increment, outside the
+ * transaction, so concurrent writers never wait for each other and it
+ * never comes back down.  A read-only transaction (which may write
+ * temporary tables only, which never move) leaves it.
+ */
+void
+rv_ClockCover(int64 xid, int64 version)
+{
+	RvClockContext ctx;
+	int64		ceiling;
+
+	if (!OidIsValid(rv_objects.table) || !rv_ClockWritable())
+		return;
+	if (version - xid - rv_clock.shift > RV_RUN_AHEAD_COVERED)
+		version = xid + rv_clock.shift + RV_RUN_AHEAD_COVERED;
+	if (version <= rv_clock.ceiling)
+		return;
+	rv_ClockBegin(&ctx);
+	ceiling = rv_ReadCeiling();
+	rv_ClockEnd(&ctx);
+	while (ceiling < version)
+		ceiling = nextval_internal(rv_objects.sequence, false);
+	rv_clock.ceiling = ceiling;
+}
+
+/*
+ * Handles a row of rel found at version current above the loaded ceiling.
+ * Usually another session raised the ceiling since it was read.  If not,
+ * the version was not handed out by this database's clock: the row came
+ * from elsewhere without rowversion.clock (rows copied by hand, a
+ * publication without it), or the version column was written with the
+ * trigger off.  The row's next version still goes above it; the clock
+ * does not follow (a table's owner could otherwise push every table's
+ * versions to the end of bigint), and a WARNING says so, once a session.
+ */
+void
+rv_ClockSeen(Relation rel, int64 current)
+{
+	RvClockContext ctx;
+
+	rv_clock.seen = Max(rv_clock.seen, current);
+	if (!OidIsValid(rv_objects.table))
+		return;
+	rv_ClockBegin(&ctx);
+	rv_clock.ceiling = rv_ReadCeiling();
+	rv_ClockEnd(&ctx);
+	if (current <= rv_clock.ceiling || rv_warned_stored)
+		return;
+
+	rv_warned_stored = true;
+	ereport(WARNING,
+			(errcode(ERRCODE_WARNING),
+			 errmsg("table \"%s\" holds row versions above the row version clock of this database",
+					RelationGetRelationName(rel)),
+			 errdetail("Version %lld was not handed out by this database's clock: rows that came from another cluster without rowversion.clock, or a version written while the trigger was off.  New rows may get lower versions.",
+					   (long long) current),
+			 errhint("Move rowversion.clock and rowversion.clock_ceiling with the rows, as pg_dump does and a publication FOR ALL TABLES does."),
+			 errtable(rel)));
+}
+
+/*
+ * Reports a transaction ID that the shift puts beyond bigint.
+ */
+void
+rv_ClockOutOfRange(int64 xid)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("row version clock is out of range for type bigint"),
+			 errdetail("Transaction %lld with the shift %lld of this database passes the largest bigint.",
+					   (long long) xid, (long long) rv_clock.shift)));
+}
+
+/*
+ * Returns the watermark of the calling statement's snapshot (watermark.c):
+ * its oldest running transaction ID plus the shift, or one above the
+ * ceiling when that is lower.  Every version handed out later, here or on
+ * a cluster the database moves to, is at least this: here it is at least
+ * a transaction ID the snapshot sees running plus the shift; elsewhere it
+ * is above the ceiling the database carried along, which is not below the
+ * ceiling read now.  No stored version lies between the two bounds (the
+ * ceiling covers every version handed out), so the lower one costs a
+ * reader no extra rows.
+ */
+int64
+rv_ClockWatermark(void)
+{
+	int64		mark = rv_SnapshotXmin() + rv_ClockReadShift();
+	int64		ceiling = PG_INT64_MAX;
+	RvClockContext ctx;
+
+	if (!rv_objects_found)
+		rv_ClockFind();
+	if (OidIsValid(rv_objects.table))
+	{
+		rv_ClockBegin(&ctx);
+		ceiling = rv_ReadCeiling();
+		rv_ClockEnd(&ctx);
+	}
+	if (ceiling < mark)
+		mark = ceiling + 1;
+	return mark;
+}
+
+/*
+ * rowversion.clock() — the version the database's clock stands at: the
+ * next transaction ID to be assigned plus the shift.  A version handed out
+ * later is at least this.
+ */
+Datum
+clock_now(PG_FUNCTION_ARGS)
+{
+	int64		next = (int64) U64FromFullTransactionId(ReadNextFullTransactionId());
+
+	PG_RETURN_INT64(next + rv_ClockReadShift());
+}
+
+/*
+ * rowversion.handover() — run on a cluster after its last write, before
+ * another cluster takes over the database by logical replication: raises
+ * the ceiling to the clock and records it in this cluster's row of
+ * rowversion.clock, a change that replicates.  Returns the recorded clock.
+ * The database's owner's decision.
+ */
+Datum
+handover(PG_FUNCTION_ARGS)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	RvClockContext ctx;
+	HeapTuple	tuple;
+	Oid			dba;
+	int64		clock;
+	bool		isnull;
+
+	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
+	if (!HeapTupleIsValid(tuple))
+		elog(ERROR, "cache lookup failed for database %u", MyDatabaseId);
+	dba = ((Form_pg_database) GETSTRUCT(tuple))->datdba;
+	ReleaseSysCache(tuple);
+	if (!has_privs_of_role(GetUserId(), dba))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to hand over the row version clock of database \"%s\"",
+						get_database_name(MyDatabaseId)),
+				 errdetail("Only the database's owner may hand over its clock.")));
+	PreventCommandIfReadOnly("rowversion.handover()");
+
+	rv_ClockLoad();
+	if (!OidIsValid(rv_objects.table))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension \"rowversion\" has no clock"),
+				 errhint("Update the extension: ALTER EXTENSION rowversion UPDATE.")));
+
+	clock = (int64) U64FromFullTransactionId(ReadNextFullTransactionId()) + rv_clock.shift;
+	rv_ClockCover(clock - rv_clock.shift, clock);
+	clock = Max(clock, rv_clock.ceiling);
+
+	values[0] = Int64GetDatum(clock);
+	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
+	rv_ClockBegin(&ctx);
+	if (SPI_execute_with_args("UPDATE rowversion.clock SET handed_over = $1 "
+							  "WHERE system_identifier = $2 RETURNING handed_over",
+							  2, types, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
+		SPI_processed != 1)
+		elog(ERROR, "could not record the handover in rowversion.clock");
+	clock = rv_SpiInt64(0, 1, &isnull);
+	rv_ClockEnd(&ctx);
+	PG_RETURN_INT64(clock);
+}
+
+/*
+ * clock_changed() — AFTER ROW trigger of rowversion.clock, enabled ALWAYS
+ * so logical replication's apply fires it too: makes every session load
+ * the clock again.
+ */
+Datum
+clock_changed(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) ||
+		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("function \"%s\" must be fired AFTER ... FOR EACH ROW",
+						"clock_changed")));
+	CacheInvalidateRelcache(trigdata->tg_relation);
+	return PointerGetDatum(NULL);
+}
