@@ -255,6 +255,10 @@ CREATE TABLE rowversion.clock (
     handed_over bigint
 );
 
+-- The ceiling starts at the current transaction ID, so the trigger's first
+-- raise is one step even on a cluster whose counter is far along.
+SELECT pg_catalog.setval('rowversion.clock_ceiling', pg_catalog.txid_current());
+
 SELECT pg_catalog.pg_extension_config_dump('rowversion.clock', '');
 SELECT pg_catalog.pg_extension_config_dump('rowversion.clock_ceiling', '');
 GRANT SELECT ON rowversion.clock TO PUBLIC;

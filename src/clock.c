@@ -74,7 +74,7 @@ PG_FUNCTION_INFO_V1(clock_now);
 PG_FUNCTION_INFO_V1(clock_changed);
 PG_FUNCTION_INFO_V1(handover);
 
-RvClock		rv_clock = {false, 0, 0, 0};
+RvClock		rv_clock = {false, 0, 0, 0, 0};
 
 /* how far ahead of the clock a version may run and still be covered */
 #define RV_RUN_AHEAD_COVERED	(INT64CONST(1) << 32)
@@ -97,11 +97,13 @@ typedef struct RvClockRows
 {
 	bool		own_found;		/* this cluster has a row */
 	int64		own_shift;
+	int64		own_since;
+	bool		others_found;	/* another cluster has a row */
+	int64		others_since;	/* the largest clock at which one was made */
 	int64		handed_over;	/* largest clock another cluster handed over */
 	int64		unhanded_since; /* largest clock at which another cluster
 								 * that never handed over made its row */
 	int64		unhanded_system;	/* that cluster */
-	bool		others_found;	/* another cluster has a row */
 } RvClockRows;
 
 /*
@@ -303,10 +305,12 @@ rv_ReadRows(int64 system, RvClockRows *rows)
 
 		if (sid == system)
 		{
-			rows->own_shift = rows->own_found ? Max(rows->own_shift, shift) : shift;
 			rows->own_found = true;
+			rows->own_shift = shift;
+			rows->own_since = since;
 			continue;
 		}
+		rows->others_since = rows->others_found ? Max(rows->others_since, since) : since;
 		rows->others_found = true;
 		if (!isnull)
 			rows->handed_over = Max(rows->handed_over, handed);
@@ -320,8 +324,9 @@ rv_ReadRows(int64 system, RvClockRows *rows)
 
 /*
  * Between rv_ClockBegin and rv_ClockEnd: stores shift (or a larger one
- * another session stored first) as this cluster's, making its row when it
- * has none; returns the stored shift.
+ * another session stored first) as this cluster's, with since, the clock
+ * from which it applies, making its row when it has none; returns the
+ * stored shift.
  */
 static int64
 rv_StoreShift(int64 system, int64 shift, int64 since)
@@ -335,7 +340,8 @@ rv_StoreShift(int64 system, int64 shift, int64 since)
 	values[2] = Int64GetDatum(since);
 	if (SPI_execute_with_args("INSERT INTO rowversion.clock AS c (system_identifier, shift, since) "
 							  "VALUES ($1, $2, $3) ON CONFLICT (system_identifier) "
-							  "DO UPDATE SET shift = GREATEST(c.shift, excluded.shift) "
+							  "DO UPDATE SET shift = GREATEST(c.shift, excluded.shift), "
+							  "since = GREATEST(c.since, excluded.since) "
 							  "RETURNING c.shift",
 							  3, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
@@ -368,6 +374,7 @@ rv_ClockCompute(bool store, RvClock *clock)
 	int64		floor;
 	int64		shift;
 	int64		base;
+	bool		arrived;
 
 	if (!rv_objects_found)
 		rv_ClockFind();
@@ -377,6 +384,7 @@ rv_ClockCompute(bool store, RvClock *clock)
 		/* the extension is at 1.0: versions are transaction IDs */
 		clock->shift = 0;
 		clock->ceiling = PG_INT64_MAX;
+		clock->carried = PG_INT64_MAX;
 		clock->seen = 0;
 		return;
 	}
@@ -399,16 +407,23 @@ rv_ClockCompute(bool store, RvClock *clock)
 
 	/*
 	 * Every version this database hands out from now on is >= base + shift,
-	 * and must be above floor: what other clusters handed over, and for a
-	 * database that arrived (rows of other clusters, none of this one's) the
-	 * ceiling it brought.  With no row at all the database is new: no
-	 * version it handed out was committed (the transaction that hands out
-	 * the first one makes this cluster's row), so a ceiling raised by
-	 * transactions that rolled back does not count.
+	 * and must be above floor: what other clusters handed over and, when
+	 * the database has arrived, the ceiling it brought.  It has arrived when
+	 * another cluster made its row after this one's (on the database's
+	 * clock, which the row's since is read on), or made one and this cluster
+	 * has none: the database was written elsewhere since it was last here,
+	 * and the ceiling is the only trace of what was handed out there.  With
+	 * no row at all the database is new: no version it handed out was
+	 * committed (the transaction that hands out the first one makes this
+	 * cluster's row), so a ceiling raised by transactions that rolled back
+	 * does not count.  Storing a raised shift moves this cluster's since
+	 * above floor, so the arrival is handled once.
 	 */
+	arrived = rows.others_found &&
+		(!rows.own_found || rows.others_since > rows.own_since);
 	base = rv_SnapshotXmin();
 	shift = rows.own_found ? rows.own_shift : 0;
-	floor = (!rows.own_found && rows.others_found) ? known : rows.handed_over;
+	floor = arrived ? known : rows.handed_over;
 	if (floor > 0 && floor - base >= shift)
 		shift = floor - base + 1;
 
@@ -422,6 +437,7 @@ rv_ClockCompute(bool store, RvClock *clock)
 
 	clock->shift = shift;
 	clock->ceiling = ceiling;
+	clock->carried = known;
 	clock->seen = 0;
 }
 
@@ -439,18 +455,16 @@ rv_ClockLoad(void)
 }
 
 /*
- * Returns the shift for a reader (watermark(), clock()): the loaded one,
- * or the one the next writer will store.
+ * Puts the clock for a reader (watermark(), clock()) into *clock: the
+ * loaded one, or the one the next writer will store.
  */
-static int64
-rv_ClockReadShift(void)
+static void
+rv_ClockForReader(RvClock *clock)
 {
-	RvClock		clock;
-
 	if (rv_clock.valid)
-		return rv_clock.shift;
-	rv_ClockCompute(false, &clock);
-	return clock.shift;
+		*clock = rv_clock;
+	else
+		rv_ClockCompute(false, clock);
 }
 
 /*
@@ -480,7 +494,10 @@ rv_ClockCover(int64 xid, int64 version)
 	ceiling = rv_ReadCeiling();
 	rv_ClockEnd(&ctx);
 	while (ceiling < version)
+	{
+		CHECK_FOR_INTERRUPTS();
 		ceiling = nextval_internal(rv_objects.sequence, false);
+	}
 	rv_clock.ceiling = ceiling;
 }
 
@@ -534,32 +551,35 @@ rv_ClockOutOfRange(int64 xid)
 
 /*
  * Returns the watermark of the calling statement's snapshot (watermark.c):
- * its oldest running transaction ID plus the shift, or one above the
- * ceiling when that is lower.  Every version handed out later, here or on
- * a cluster the database moves to, is at least this: here it is at least
- * a transaction ID the snapshot sees running plus the shift; elsewhere it
- * is above the ceiling the database carried along, which is not below the
- * ceiling read now.  No stored version lies between the two bounds (the
- * ceiling covers every version handed out), so the lower one costs a
- * reader no extra rows.
+ * its oldest running transaction ID plus the shift, or one above what a
+ * move would clear (the ceiling, or a clock handed over here) when that is
+ * lower.  Every version handed out later, here or on a cluster the
+ * database moves to, is at least this: here it is at least a transaction
+ * ID the snapshot sees running plus the shift; elsewhere it is above what
+ * the database carried along, which is not below what is read now.  No
+ * stored version lies between the two bounds (the ceiling covers every
+ * version handed out here, and a clock handed over is below them), so the
+ * lower one costs a reader no extra rows.
  */
 int64
 rv_ClockWatermark(void)
 {
-	int64		mark = rv_SnapshotXmin() + rv_ClockReadShift();
-	int64		ceiling = PG_INT64_MAX;
+	RvClock		clock;
 	RvClockContext ctx;
+	int64		mark;
+	int64		carried;
 
-	if (!rv_objects_found)
-		rv_ClockFind();
+	rv_ClockForReader(&clock);
+	mark = rv_SnapshotXmin() + clock.shift;
+	carried = clock.carried;
 	if (OidIsValid(rv_objects.table))
 	{
 		rv_ClockBegin(&ctx);
-		ceiling = rv_ReadCeiling();
+		carried = Max(carried, rv_ReadCeiling());
 		rv_ClockEnd(&ctx);
 	}
-	if (ceiling < mark)
-		mark = ceiling + 1;
+	if (carried < mark)
+		mark = carried + 1;
 	return mark;
 }
 
@@ -572,8 +592,10 @@ Datum
 clock_now(PG_FUNCTION_ARGS)
 {
 	int64		next = (int64) U64FromFullTransactionId(ReadNextFullTransactionId());
+	RvClock		clock;
 
-	PG_RETURN_INT64(next + rv_ClockReadShift());
+	rv_ClockForReader(&clock);
+	PG_RETURN_INT64(next + clock.shift);
 }
 
 /*

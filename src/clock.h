@@ -25,6 +25,8 @@ typedef struct RvClock
 	int64		shift;			/* added to transaction IDs */
 	int64		ceiling;		/* no version handed out is above it (as last
 								 * read; other sessions may have raised it) */
+	int64		carried;		/* the ceiling or a clock handed over, as
+								 * read: a move now clears it */
 	int64		seen;			/* largest stored version found above it */
 } RvClock;
 

@@ -111,10 +111,25 @@ SELECT * FROM error('UPDATE doc SET body = ''c2'' WHERE id = 3');
 SELECT rowversion.watermark() < 100000000000000 AS reader_goes_on;
 -- The handover arrives: the shift goes above what was handed over.
 UPDATE rowversion.clock SET handed_over = 100000000005000 WHERE system_identifier = 18;
+-- (a watermark taken before the first write here does not go back either)
+SELECT rowversion.watermark() > 100000000005000 AS mark_follows_handover;
 INSERT INTO doc VALUES (4, 'd');
 UPDATE doc SET body = 'c2' WHERE id = 3;
 SELECT id, row_version > 100000000005000 AS above_handover FROM doc WHERE id IN (3, 4) ORDER BY id;
 SELECT rowversion.watermark() > 100000000005000 AS mark_above_handover;
+
+-- Back by pg_dump from a cluster that wrote the database after this one:
+-- this cluster's row is older than that cluster's, so the ceiling brought
+-- back counts (versions and watermarks went back without it), once.
+INSERT INTO rowversion.clock VALUES (19, 0, 200000000000000, NULL);
+SELECT setval('rowversion.clock_ceiling', 200000000001000);
+INSERT INTO doc VALUES (6, 'f');
+SELECT row_version > 200000000001000 AS above_round_trip FROM doc WHERE id = 6;
+SELECT rowversion.watermark() > 200000000001000 AS mark_above_round_trip;
+SELECT shift AS shift_back FROM rowversion.clock WHERE system_identifier = this_cluster() \gset
+\c rv_clock
+INSERT INTO doc VALUES (7, 'g');
+SELECT shift = :shift_back AS shifted_once FROM rowversion.clock WHERE system_identifier = this_cluster();
 
 -- handover() by the owner: records the clock, which the ceiling covers,
 -- and returns it.  The cluster keeps writing above it.
