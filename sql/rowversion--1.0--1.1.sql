@@ -48,6 +48,14 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'handover'
 LANGUAGE C VOLATILE;
 
+-- advance(): run by the database's owner (it checks) when the clock did not
+-- come with the rows (a restore by a role that may not write it): every
+-- version and watermark from now on is above the given one.
+CREATE FUNCTION rowversion.advance(past bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'advance'
+LANGUAGE C VOLATILE STRICT;
+
 -- A database updated from 1.0 has handed out transaction IDs as versions
 -- (a row updated n times in one transaction runs up to n ahead).  Its clock
 -- goes on from there: this cluster's row with no shift, and a ceiling a

@@ -256,7 +256,9 @@ CREATE TABLE rowversion.clock (
 );
 
 -- The ceiling starts at the current transaction ID, so the trigger's first
--- raise is one step even on a cluster whose counter is far along.
+-- raise is one step even on a cluster whose counter is far along.  (No row
+-- for this cluster yet: a restore into this database on the same cluster
+-- brings one.)
 SELECT pg_catalog.setval('rowversion.clock_ceiling', pg_catalog.txid_current());
 
 SELECT pg_catalog.pg_extension_config_dump('rowversion.clock', '');
@@ -288,3 +290,11 @@ CREATE FUNCTION rowversion.handover()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'handover'
 LANGUAGE C VOLATILE;
+
+-- advance(): run by the database's owner (it checks) when the clock did not
+-- come with the rows (a restore by a role that may not write it): every
+-- version and watermark from now on is above the given one.
+CREATE FUNCTION rowversion.advance(past bigint)
+RETURNS bigint
+AS 'MODULE_PATHNAME', 'advance'
+LANGUAGE C VOLATILE STRICT;

@@ -63,6 +63,8 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
 #include "utils/acl.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
@@ -73,6 +75,7 @@
 PG_FUNCTION_INFO_V1(clock_now);
 PG_FUNCTION_INFO_V1(clock_changed);
 PG_FUNCTION_INFO_V1(handover);
+PG_FUNCTION_INFO_V1(advance);
 
 RvClock		rv_clock = {false, 0, 0, 0, 0};
 
@@ -349,6 +352,46 @@ rv_StoreShift(int64 system, int64 shift, int64 since)
 	return rv_SpiInt64(0, 1, &isnull);
 }
 
+/* Names the wait for rv_ClockLockForStore() in an error it ends in. */
+static void
+rv_ClockLockContext(void *arg)
+{
+	errcontext("waiting to move the row version clock of database \"%s\"",
+			   get_database_name(MyDatabaseId));
+}
+
+/*
+ * Takes the lock under which this cluster's row of rowversion.clock is
+ * written, until the end of the transaction.  A writer that must move the clock forward
+ * waits at most a second (or the session's shorter lock_timeout): the
+ * transaction that wrote first, of any role, commits in moments or stays
+ * open, and the others must not pile up behind one that stays open.  Its
+ * lock timeout error is 55P03 and names this wait; a retry after that
+ * transaction has ended finds the clock moved.  handover() and advance()
+ * wait as long as the session's lock_timeout says.
+ */
+static void
+rv_ClockLockForStore(bool patient)
+{
+	int			nestlevel;
+	ErrorContextCallback errcb;
+
+	if (ConditionalLockRelationOid(rv_objects.table, ShareUpdateExclusiveLock))
+		return;
+
+	nestlevel = NewGUCNestLevel();
+	if (!patient && (LockTimeout <= 0 || LockTimeout > 1000))
+		(void) set_config_option("lock_timeout", "1s", PGC_USERSET, PGC_S_SESSION,
+								 GUC_ACTION_SAVE, true, 0, false);
+	errcb.callback = rv_ClockLockContext;
+	errcb.arg = NULL;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+	LockRelationOid(rv_objects.table, ShareUpdateExclusiveLock);
+	error_context_stack = errcb.previous;
+	AtEOXact_GUC(true, nestlevel);
+}
+
 /* Whether this transaction may write the clock. */
 static bool
 rv_ClockWritable(void)
@@ -427,9 +470,18 @@ rv_ClockCompute(bool store, RvClock *clock)
 	if (floor > 0 && floor - base >= shift)
 		shift = floor - base + 1;
 
+	/*
+	 * Store a raised shift, or this cluster's first row.  A new database
+	 * (no row at all) keeps shift 0 whether or not its row is stored, so
+	 * its first writers do not wait for each other: the row is left to a
+	 * later writer while another transaction is storing it.
+	 */
 	if (store && rv_ClockWritable() &&
-		(!rows.own_found || shift > rows.own_shift))
+		(!rows.own_found || shift > rows.own_shift) &&
+		(rows.own_found || rows.others_found ||
+		 ConditionalLockRelationOid(rv_objects.table, ShareUpdateExclusiveLock)))
 	{
+		rv_ClockLockForStore(false);
 		rv_ClockBegin(&ctx);
 		shift = rv_StoreShift(system, shift, base + shift);
 		rv_ClockEnd(&ctx);
@@ -512,7 +564,7 @@ rv_ClockCover(int64 xid, int64 version)
  * versions to the end of bigint), and a WARNING says so, once a session.
  */
 void
-rv_ClockSeen(Relation rel, int64 current)
+rv_ClockSeen(Relation rel, AttrNumber attnum, int64 current)
 {
 	RvClockContext ctx;
 
@@ -530,8 +582,10 @@ rv_ClockSeen(Relation rel, int64 current)
 			(errcode(ERRCODE_WARNING),
 			 errmsg("table \"%s\" holds row versions above the row version clock of this database",
 					RelationGetRelationName(rel)),
+			 rv_MaySeeColumns(rel, &attnum, 1) ?
 			 errdetail("Version %lld was not handed out by this database's clock: rows that came from another cluster without rowversion.clock, or a version written while the trigger was off.  New rows may get lower versions.",
-					   (long long) current),
+					   (long long) current) :
+			 errdetail("A version of it was not handed out by this database's clock: rows that came from another cluster without rowversion.clock, or a version written while the trigger was off.  New rows may get lower versions."),
 			 errhint("Move rowversion.clock and rowversion.clock_ceiling with the rows, as pg_dump does and a publication FOR ALL TABLES does."),
 			 errtable(rel)));
 }
@@ -599,22 +653,15 @@ clock_now(PG_FUNCTION_ARGS)
 }
 
 /*
- * rowversion.handover() — run on a cluster after its last write, before
- * another cluster takes over the database by logical replication: raises
- * the ceiling to the clock and records it in this cluster's row of
- * rowversion.clock, a change that replicates.  Returns the recorded clock.
- * The database's owner's decision.
+ * Checks that the caller may move the database's clock (the database's
+ * owner, or a member of its role) in this transaction, and loads the clock;
+ * what names the action in messages.
  */
-Datum
-handover(PG_FUNCTION_ARGS)
+static void
+rv_ClockCheckOwner(const char *what)
 {
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-	RvClockContext ctx;
 	HeapTuple	tuple;
 	Oid			dba;
-	int64		clock;
-	bool		isnull;
 
 	tuple = SearchSysCache1(DATABASEOID, ObjectIdGetDatum(MyDatabaseId));
 	if (!HeapTupleIsValid(tuple))
@@ -624,10 +671,10 @@ handover(PG_FUNCTION_ARGS)
 	if (!has_privs_of_role(GetUserId(), dba))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("permission denied to hand over the row version clock of database \"%s\"",
+				 errmsg("permission denied to move the row version clock of database \"%s\"",
 						get_database_name(MyDatabaseId)),
-				 errdetail("Only the database's owner may hand over its clock.")));
-	PreventCommandIfReadOnly("rowversion.handover()");
+				 errdetail("Only the database's owner may call %s.", what)));
+	PreventCommandIfReadOnly(what);
 
 	rv_ClockLoad();
 	if (!OidIsValid(rv_objects.table))
@@ -635,22 +682,88 @@ handover(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("extension \"rowversion\" has no clock"),
 				 errhint("Update the extension: ALTER EXTENSION rowversion UPDATE.")));
+}
 
-	clock = (int64) U64FromFullTransactionId(ReadNextFullTransactionId()) + rv_clock.shift;
-	rv_ClockCover(clock - rv_clock.shift, clock);
-	clock = Max(clock, rv_clock.ceiling);
+/*
+ * Records in rowversion.clock that the cluster system (0: a clock given
+ * by hand) handed over the clock at clock, or a later one it recorded
+ * before; returns the recorded clock.  Waits for a writer storing this
+ * cluster's row.
+ */
+static int64
+rv_RecordHandover(int64 system, int64 clock)
+{
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	RvClockContext ctx;
+	bool		isnull;
 
-	values[0] = Int64GetDatum(clock);
-	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
+	values[0] = Int64GetDatum(system);
+	values[1] = Int64GetDatum(clock);
+	rv_ClockLockForStore(true);
 	rv_ClockBegin(&ctx);
-	if (SPI_execute_with_args("UPDATE rowversion.clock SET handed_over = $1 "
-							  "WHERE system_identifier = $2 RETURNING handed_over",
-							  2, types, values, NULL, false, 1) != SPI_OK_UPDATE_RETURNING ||
+	if (SPI_execute_with_args("INSERT INTO rowversion.clock AS c (system_identifier, shift, since, handed_over) "
+							  "VALUES ($1, 0, $2, $2) ON CONFLICT (system_identifier) "
+							  "DO UPDATE SET handed_over = GREATEST(c.handed_over, excluded.handed_over) "
+							  "RETURNING c.handed_over",
+							  2, types, values, NULL, false, 1) != SPI_OK_INSERT_RETURNING ||
 		SPI_processed != 1)
 		elog(ERROR, "could not record the handover in rowversion.clock");
 	clock = rv_SpiInt64(0, 1, &isnull);
 	rv_ClockEnd(&ctx);
-	PG_RETURN_INT64(clock);
+	return clock;
+}
+
+/*
+ * rowversion.handover() — run on a cluster after its last write, before
+ * another cluster takes over the database by logical replication: raises
+ * the ceiling to the clock and records it in this cluster's row of
+ * rowversion.clock, a change that replicates.  Returns the recorded clock.
+ * The database's owner's decision.
+ */
+Datum
+handover(PG_FUNCTION_ARGS)
+{
+	int64		clock;
+
+	rv_ClockCheckOwner("rowversion.handover()");
+	clock = (int64) U64FromFullTransactionId(ReadNextFullTransactionId()) + rv_clock.shift;
+	rv_ClockCover(clock - rv_clock.shift, clock);
+	clock = Max(clock, rv_clock.ceiling);
+	PG_RETURN_INT64(rv_RecordHandover((int64) GetSystemIdentifier(), clock));
+}
+
+/*
+ * rowversion.advance(past) — moves the database's clock past a version:
+ * every version handed out from now on, and every watermark, is above it.
+ * For a database whose clock did not come with its rows (restored by a
+ * role that may not write the clock, or copied by hand): past is the
+ * old cluster's rowversion.clock(), or the largest version it holds.
+ * Recorded as a handover by no cluster (system identifier 0), which dumps
+ * and publications carry.  Returns where the clock stands afterwards.  The
+ * database's owner's decision.
+ */
+Datum
+advance(PG_FUNCTION_ARGS)
+{
+	int64		past = PG_GETARG_INT64(0);
+	int64		next;
+
+	if (past < 0 || past > PG_INT64_MAX - RV_RUN_AHEAD_COVERED * 2)
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("row version %lld is out of range for the clock", (long long) past),
+				 errdetail("The clock moves to versions from 0 to %lld.",
+						   (long long) (PG_INT64_MAX - RV_RUN_AHEAD_COVERED * 2))));
+	rv_ClockCheckOwner("rowversion.advance()");
+	(void) rv_RecordHandover(0, past);
+
+	/*
+	 * The change announced itself (clock_changed()): the next statement
+	 * loads a clock that stands above past.
+	 */
+	next = (int64) U64FromFullTransactionId(ReadNextFullTransactionId());
+	PG_RETURN_INT64(Max(past + 1, next + rv_clock.shift));
 }
 
 /*

@@ -36,7 +36,7 @@ extern void rv_ClockLoad(void);
 extern int64 rv_SnapshotXmin(void);
 extern int64 rv_ClockWatermark(void);
 extern void rv_ClockCover(int64 xid, int64 version);
-extern void rv_ClockSeen(Relation rel, int64 version);
+extern void rv_ClockSeen(Relation rel, AttrNumber attnum, int64 version);
 extern pg_noreturn void rv_ClockOutOfRange(int64 xid);
 
 /*
@@ -61,17 +61,17 @@ rv_ClockVersion(int64 xid, int64 floor)
 }
 
 /*
- * Notes that a row of rel is at version current before xact mode gives it
- * the next one: a version above the ceiling may not have been handed out
- * by this database's clock (rv_ClockSeen).
+ * Notes that a row of rel is at version current (in column attnum) before
+ * xact mode gives it the next one: a version above the ceiling may not
+ * have been handed out by this database's clock (rv_ClockSeen).
  */
 static inline void
-rv_ClockCheckStored(Relation rel, int64 current)
+rv_ClockCheckStored(Relation rel, AttrNumber attnum, int64 current)
 {
 	if (unlikely(!rv_clock.valid))
 		rv_ClockLoad();
 	if (unlikely(current > rv_clock.ceiling && current > rv_clock.seen))
-		rv_ClockSeen(rel, current);
+		rv_ClockSeen(rel, attnum, current);
 }
 
 #endif							/* RV_CLOCK_H */

@@ -103,18 +103,19 @@ rv_ModeFirstVersion(RvMode mode)
 }
 
 /*
- * Returns the version an UPDATE gives a row of rel at version current
- * (which the caller has checked is below the column's largest value): in
- * xact mode greatest(the transaction's ID on the clock, current + 1), so
- * versions never go back and never wrap; in counter mode current + 1.
+ * Returns the version an UPDATE gives a row of rel at version current (in
+ * column attnum, which the caller has checked is below the column's largest
+ * value): in xact mode greatest(the transaction's ID on the clock,
+ * current + 1), so versions never go back and never wrap; in counter mode
+ * current + 1.
  */
 static inline int64
-rv_ModeNextVersion(RvMode mode, int64 current, Relation rel)
+rv_ModeNextVersion(RvMode mode, int64 current, Relation rel, AttrNumber attnum)
 {
 	switch (mode)
 	{
 		case RV_MODE_XACT:
-			rv_ClockCheckStored(rel, current);
+			rv_ClockCheckStored(rel, attnum, current);
 			return rv_ClockVersion(rv_CurrentXid(), current + 1);
 		case RV_MODE_COUNTER:
 			return current + 1;

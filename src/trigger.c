@@ -403,7 +403,7 @@ rv_NextVersion(Relation rel, RvTriggerOptions *opts,
 				 errdetail("The row is at version %lld.", (long long) current) : 0,
 				 errtablecol(rel, opts->attnum)));
 
-	return rv_ModeNextVersion(opts->mode, current, rel);
+	return rv_ModeNextVersion(opts->mode, current, rel, opts->attnum);
 }
 
 /*

@@ -145,6 +145,21 @@ SET ROLE rv_clk_dbo;
 SELECT * FROM error('SELECT rowversion.handover()');
 ROLLBACK;
 
+-- advance() by the owner, for a database whose clock did not come with it:
+-- every later version and watermark is above the version given.
+SET ROLE rv_clk_other;
+SELECT * FROM error('SELECT rowversion.advance(300000000000000)');
+RESET ROLE;
+SET ROLE rv_clk_dbo;
+SELECT * FROM error('SELECT rowversion.advance(-1)');
+SELECT * FROM error('SELECT rowversion.advance(9223372036854775807)');
+SELECT rowversion.advance(300000000000000) > 300000000000000 AS clock_past;
+RESET ROLE;
+INSERT INTO doc VALUES (8, 'h');
+SELECT row_version > 300000000000000 AS above_advance FROM doc WHERE id = 8;
+SELECT rowversion.watermark() > 300000000000000 AS mark_above_advance;
+SELECT system_identifier, handed_over FROM rowversion.clock WHERE system_identifier = 0;
+
 -- A version the clock did not hand out (written with the trigger off) is
 -- reported once a session, and the clock does not follow it: a table's
 -- owner cannot push other tables' versions to the end of bigint.
@@ -160,6 +175,20 @@ SELECT (SELECT last_value FROM rowversion.clock_ceiling) < 1000000000000000 AS c
        rowversion.watermark() < 1000000000000000 AS mark_stays;
 INSERT INTO doc VALUES (5, 'e');
 SELECT row_version < 1000000000000000 AS new_rows_on_clock FROM doc WHERE id = 5;
+-- Its DETAIL shows the version only to a role that may read it.
+SET ROLE rv_clk_dbo;
+CREATE TABLE hidden (id int PRIMARY KEY, body text);
+SELECT rowversion.enable('hidden');
+INSERT INTO hidden VALUES (1, 'a');
+GRANT UPDATE (body) ON hidden TO rv_clk_other;
+RESET ROLE;
+ALTER TABLE hidden DISABLE TRIGGER zz_rowversion;
+UPDATE hidden SET row_version = 8000000000000000001;
+ALTER TABLE hidden ENABLE TRIGGER zz_rowversion;
+\c rv_clock
+SET ROLE rv_clk_other;
+UPDATE hidden SET body = 'b';
+RESET ROLE;
 
 \c :regress_db
 DROP DATABASE rv_clock;

@@ -28,6 +28,7 @@ CREATE TEMP TABLE documented (fn) AS VALUES
   ('rowversion.watermark()'),
   ('rowversion.clock()'),
   ('rowversion.handover()'),
+  ('rowversion.advance(bigint)'),
   -- trigger functions
   ('rowversion.version_trigger()'),
   ('rowversion.propagate_collect()'),

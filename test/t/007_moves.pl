@@ -24,6 +24,10 @@
 # handover(); a session that got that error and stays open writes above
 # the old versions once the handover has arrived.
 #
+# A writer that stays open over the first write after a move holds up
+# the others for a second at most (55P03), and they then write above the
+# old versions.
+#
 # Negative control: the same restore as (1) with the clock emptied
 # (rowversion.clock truncated, the ceiling set back) gives the inserted row
 # a version below the old cluster's, the updated row only old + 1, and the
@@ -41,6 +45,7 @@ use Test::More;
 use RvTest;
 
 my $rows = knob('RV_MOVES_ROWS', 200, 20000);
+my $e;
 my $work = PostgreSQL::Test::Utils::tempdir;
 
 # The old cluster, its transaction counter in epoch 3.
@@ -170,6 +175,25 @@ like($err, qr/holds row versions above the row version clock/,
 is($new->safe_psql('no_clock', "SELECT count(*) FROM t WHERE row_version >= $src->{watermark}"), 0,
 	'control: without the clock the saved watermark finds neither changed row');
 
+# The first write after a move stores the new clock.  A transaction that
+# wrote first and stays open (any role with INSERT can do that) holds up
+# the other writers for a second at most: they fail with 55P03 naming the
+# wait, rather than waiting for it; once it has ended they write above the
+# old versions.
+$new->safe_psql('postgres', 'CREATE DATABASE busy');
+$new->command_ok([ 'pg_restore', '-d', $new->connstr('busy'), $dump ], 'busy: full pg_restore');
+my $first = $new->background_psql('busy', on_error_stop => 0);
+$first->query_safe("BEGIN; INSERT INTO t VALUES ($rows + 1, 'first')");
+my $t0 = time;
+$e = error_of($new, 'busy', "SET statement_timeout = '20s'; INSERT INTO t VALUES ($rows + 2, 'second')");
+like($e, qr/ERROR:  55P03:.*\n.*CONTEXT:  waiting to move the row version clock of database "busy"/s,
+	'busy: a second writer fails with 55P03 while the first writer\'s transaction is open');
+cmp_ok(time - $t0, '<', 10, 'busy: and does not wait for it');
+$first->query_safe('COMMIT');
+$first->quit;
+cmp_ok($new->safe_psql('busy', "INSERT INTO t VALUES ($rows + 2, 'second') RETURNING row_version"),
+	'>', $src->{max}, 'busy: once it has ended, the second writer writes above the old versions');
+
 # (5) There and back by pg_dump: a database made on the new cluster (small
 # IDs), moved to the old one and written there, then moved back.  The new
 # cluster's row of rowversion.clock is older than the old cluster's, so the
@@ -216,7 +240,7 @@ $sub->wait_for_subscription_sync($old, 'rv', 'lr');
 my $old_system = $old->safe_psql('lr', 'SELECT system_identifier FROM pg_control_system()');
 is($sub->safe_psql('lr', 'SELECT system_identifier, handed_over IS NULL FROM rowversion.clock'),
 	"$old_system|t", "(3) the subscriber has the old cluster's clock row, not handed over");
-my $e = error_of($sub, 'lr', "INSERT INTO t VALUES ($rows + 1, 'early')");
+$e = error_of($sub, 'lr', "INSERT INTO t VALUES ($rows + 1, 'early')");
 like($e, qr/ERROR:  55000:/, '(3) an INSERT on the subscriber before the handover is 55000');
 like($e, qr/HINT:  .*rowversion\.handover\(\)/, '(3) and its HINT says to run handover()');
 # a session that stays open over the handover, as in a connection pool
