@@ -25,21 +25,24 @@
  *								was made, and, once rowversion.handover()
  *								ran there, the clock it handed over.
  *
- * When this cluster has no row yet, the database is new or has arrived: its
- * versions must clear the ceiling (which a dump and pg_upgrade carry) and
- * every clock handed over by another cluster (which logical replication
- * carries, as a change to rowversion.clock).  The shift that does so is
- * stored in a row for this cluster, made once, under the row's primary key,
- * so every session uses the same shift.  A row of another cluster that
- * never handed over and whose clock had passed everything this database
- * knows means rows were copied here while that cluster went on writing:
- * versions handed out here could go back, so the clock refuses until that
- * cluster hands over.
+ * The database has arrived when another cluster has a row and this one has
+ * none, or an older one (the database went elsewhere and came back): its
+ * versions must then clear the ceiling (which a dump and pg_upgrade carry)
+ * and every clock handed over by another cluster (which logical
+ * replication carries, as a change to rowversion.clock; advance() records
+ * one by hand).  The shift that does so is stored in this cluster's row by
+ * the first writer, under a lock other writers wait for a second at most,
+ * so every session uses the same shift and no open transaction holds up
+ * the database's writers.  A row of another cluster that never handed over
+ * and whose clock had passed everything this database knows means rows
+ * were copied here while that cluster went on writing: versions handed out
+ * here could go back, so writers are refused until that cluster hands
+ * over.  A new database (no row at all) has shift 0.
  *
- * The shift only grows, and a watermark is the snapshot's oldest running
- * transaction ID plus the shift, but never above the ceiling (plus one), so
- * a watermark taken on one cluster is not above a version handed out later
- * on another.
+ * A watermark is the snapshot's oldest running transaction ID plus the
+ * shift, but never above what a move would clear (the ceiling, or a clock
+ * handed over) plus one, so a watermark taken on one cluster is not above a
+ * version handed out later on another.
  *
  * Statements run as the owner of rowversion.clock (the superuser that
  * created the extension), as PostgreSQL's maintenance commands run a
@@ -288,15 +291,19 @@ rv_ReadCeiling(void)
 	return called ? rv_SpiInt64(0, 1, &isnull) : 0;
 }
 
-/* Between rv_ClockBegin and rv_ClockEnd: what rowversion.clock says. */
+/*
+ * Between rv_ClockBegin and rv_ClockEnd: what rowversion.clock says, in the
+ * statement's snapshot or (latest) in one taken now, which in READ
+ * COMMITTED sees what other transactions committed since.
+ */
 static void
-rv_ReadRows(int64 system, RvClockRows *rows)
+rv_ReadRows(int64 system, bool latest, RvClockRows *rows)
 {
 	uint64		i;
 
 	memset(rows, 0, sizeof(*rows));
 	if (SPI_execute("SELECT system_identifier, shift, since, handed_over FROM rowversion.clock",
-					true, 0) != SPI_OK_SELECT)
+					!latest, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read rowversion.clock");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -326,10 +333,10 @@ rv_ReadRows(int64 system, RvClockRows *rows)
 }
 
 /*
- * Between rv_ClockBegin and rv_ClockEnd: stores shift (or a larger one
- * another session stored first) as this cluster's, with since, the clock
- * from which it applies, making its row when it has none; returns the
- * stored shift.
+ * Between rv_ClockBegin and rv_ClockEnd, holding rv_ClockLockForStore():
+ * stores shift, which applies from since on, as this cluster's, making its
+ * row when it has none; returns the stored shift (a larger one stored
+ * before stays).
  */
 static int64
 rv_StoreShift(int64 system, int64 shift, int64 since)
@@ -400,6 +407,55 @@ rv_ClockWritable(void)
 }
 
 /*
+ * Returns the shift a writer whose snapshot's oldest running transaction
+ * ID is base must use, given what rowversion.clock says (rows) and the
+ * ceiling; sets *known to what a move would clear (the ceiling or a clock
+ * handed over) and *floor to what versions must be above.  For a writer
+ * (store), refuses when rows came from a cluster that went on writing
+ * without handing over.
+ */
+static int64
+rv_ClockShift(const RvClockRows *rows, int64 ceiling, int64 base, bool store,
+			  int64 *known, int64 *floor)
+{
+	bool		arrived;
+	int64		shift;
+
+	*known = Max(ceiling, rows->handed_over);
+	/* a reader's watermark is only lower for it, which is safe */
+	if (store && rows->unhanded_since > *known)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("the row version clock of database \"%s\" is behind the cluster its rows came from",
+						get_database_name(MyDatabaseId)),
+				 errdetail("Rows were copied here from database system %llu, which has not handed over its clock; versions handed out here could be below versions handed out there.",
+						   (unsigned long long) rows->unhanded_system),
+				 errhint("After the last write on that cluster, run SELECT rowversion.handover() there and let the change replicate here.")));
+
+	/*
+	 * Every version this database hands out from now on is >= base + shift,
+	 * and must be above floor: what other clusters handed over and, when
+	 * the database has arrived, the ceiling it brought.  It has arrived when
+	 * another cluster made its row after this one's (on the database's
+	 * clock, which the row's since is read on), or made one and this cluster
+	 * has none: the database was written elsewhere since it was last here,
+	 * and the ceiling is the only trace of what was handed out there.  With
+	 * no row at all the database is new: no version it handed out was
+	 * committed (the transaction that hands out the first one makes this
+	 * cluster's row), so a ceiling raised by transactions that rolled back
+	 * does not count.  Storing a raised shift moves this cluster's since
+	 * above floor, so the arrival is handled once.
+	 */
+	arrived = rows->others_found &&
+		(!rows->own_found || rows->others_since > rows->own_since);
+	shift = rows->own_found ? rows->own_shift : 0;
+	*floor = arrived ? *known : rows->handed_over;
+	if (*floor > 0 && *floor - base >= shift)
+		shift = *floor - base + 1;
+	return shift;
+}
+
+/*
  * Computes the clock into *clock: this cluster's shift, raised and stored
  * (when store and the transaction may write) so that versions clear
  * everything the database knows was handed out elsewhere.  For a writer
@@ -417,7 +473,6 @@ rv_ClockCompute(bool store, RvClock *clock)
 	int64		floor;
 	int64		shift;
 	int64		base;
-	bool		arrived;
 
 	if (!rv_objects_found)
 		rv_ClockFind();
@@ -433,48 +488,20 @@ rv_ClockCompute(bool store, RvClock *clock)
 	}
 
 	rv_ClockBegin(&ctx);
-	rv_ReadRows(system, &rows);
+	rv_ReadRows(system, false, &rows);
 	ceiling = rv_ReadCeiling();
 	rv_ClockEnd(&ctx);
-
-	known = Max(ceiling, rows.handed_over);
-	/* a reader's watermark is only lower for it, which is safe */
-	if (store && rows.unhanded_since > known)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("the row version clock of database \"%s\" is behind the cluster its rows came from",
-						get_database_name(MyDatabaseId)),
-				 errdetail("Rows were copied here from database system %llu, which has not handed over its clock; versions handed out here could be below versions handed out there.",
-						   (unsigned long long) rows.unhanded_system),
-				 errhint("After the last write on that cluster, run SELECT rowversion.handover() there and let the change replicate here.")));
-
-	/*
-	 * Every version this database hands out from now on is >= base + shift,
-	 * and must be above floor: what other clusters handed over and, when
-	 * the database has arrived, the ceiling it brought.  It has arrived when
-	 * another cluster made its row after this one's (on the database's
-	 * clock, which the row's since is read on), or made one and this cluster
-	 * has none: the database was written elsewhere since it was last here,
-	 * and the ceiling is the only trace of what was handed out there.  With
-	 * no row at all the database is new: no version it handed out was
-	 * committed (the transaction that hands out the first one makes this
-	 * cluster's row), so a ceiling raised by transactions that rolled back
-	 * does not count.  Storing a raised shift moves this cluster's since
-	 * above floor, so the arrival is handled once.
-	 */
-	arrived = rows.others_found &&
-		(!rows.own_found || rows.others_since > rows.own_since);
 	base = rv_SnapshotXmin();
-	shift = rows.own_found ? rows.own_shift : 0;
-	floor = arrived ? known : rows.handed_over;
-	if (floor > 0 && floor - base >= shift)
-		shift = floor - base + 1;
+	shift = rv_ClockShift(&rows, ceiling, base, store, &known, &floor);
 
 	/*
 	 * Store a raised shift, or this cluster's first row.  A new database
 	 * (no row at all) keeps shift 0 whether or not its row is stored, so
 	 * its first writers do not wait for each other: the row is left to a
-	 * later writer while another transaction is storing it.
+	 * later writer while another transaction is storing it.  Under the lock,
+	 * what another writer stored before is read again: its shift is the
+	 * one (every session must use one shift, and a writer that read the
+	 * clock after that one raised the ceiling would compute a larger one).
 	 */
 	if (store && rv_ClockWritable() &&
 		(!rows.own_found || shift > rows.own_shift) &&
@@ -483,7 +510,11 @@ rv_ClockCompute(bool store, RvClock *clock)
 	{
 		rv_ClockLockForStore(false);
 		rv_ClockBegin(&ctx);
-		shift = rv_StoreShift(system, shift, base + shift);
+		rv_ReadRows(system, true, &rows);
+		ceiling = rv_ReadCeiling();
+		shift = rv_ClockShift(&rows, ceiling, base, store, &known, &floor);
+		if (!rows.own_found || shift > rows.own_shift)
+			shift = rv_StoreShift(system, shift, base + shift);
 		rv_ClockEnd(&ctx);
 	}
 

@@ -194,6 +194,46 @@ $first->quit;
 cmp_ok($new->safe_psql('busy', "INSERT INTO t VALUES ($rows + 2, 'second') RETURNING row_version"),
 	'>', $src->{max}, 'busy: once it has ended, the second writer writes above the old versions');
 
+# Two first writers after a move that computed their shifts from different
+# snapshots use one shift: the one stored first.  The slow writer's
+# statement takes its snapshot while another transaction is open (so its
+# snapshot's oldest running ID is lower, and its shift higher), then waits
+# for the fast writer, which took its snapshot later and stored its shift.
+# Were the slow writer's shift stored over it, the fast writer's session
+# would go on with a smaller shift than every other session's, and a
+# watermark taken elsewhere could pass the versions it hands out.
+$new->safe_psql('postgres', 'CREATE DATABASE race');
+$new->command_ok([ 'pg_restore', '-d', $new->connstr('race'), $dump ], 'race: full pg_restore');
+my $open = $new->background_psql('race');
+$open->query_safe('BEGIN; SELECT pg_current_xact_id()');
+my $slow = $new->background_psql('race', on_error_stop => 0);
+$slow->query_until(qr/started/,
+	"\\echo started\nINSERT INTO t SELECT $rows + 1, 'slow' FROM pg_sleep(4);\n");
+$new->poll_query_until('race',
+	q{SELECT count(*) = 1 FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = 'race'})
+  or die 'the slow writer did not start';
+$open->query_safe('COMMIT');
+$open->quit;
+my $fast = $new->background_psql('race');
+my $fast_version = $fast->query_safe(
+	"BEGIN; INSERT INTO t VALUES ($rows + 2, 'fast') RETURNING row_version - pg_current_xact_id()::text::bigint");
+$new->poll_query_until('race',
+	q{SELECT count(*) = 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+	  WHERE c.relname = 'clock' AND NOT l.granted})
+  or die 'the slow writer did not wait for the fast one';
+$fast->query_safe('COMMIT');
+$slow->query("SELECT 'done'");
+is($slow->{stderr}, '', 'race: the slow writer wrote');
+$slow->quit;
+my $system = $new->safe_psql('race', 'SELECT system_identifier FROM pg_control_system()');
+is($new->safe_psql('race', "SELECT shift FROM rowversion.clock WHERE system_identifier = $system"),
+	$fast_version, 'race: the stored shift is the one the first writer stored and uses');
+is($new->safe_psql('race',
+		"SELECT row_version - xmin::text::bigint FROM t WHERE id = $rows + 1"),
+	$fast_version, 'race: the slow writer used it too');
+$fast->query_safe("INSERT INTO t VALUES ($rows + 3, 'fast again')");
+$fast->quit;
+
 # (5) There and back by pg_dump: a database made on the new cluster (small
 # IDs), moved to the old one and written there, then moved back.  The new
 # cluster's row of rowversion.clock is older than the old cluster's, so the
