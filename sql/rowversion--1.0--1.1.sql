@@ -11,11 +11,14 @@
 CREATE SEQUENCE rowversion.clock_ceiling AS bigint
     INCREMENT BY 1048576 MINVALUE 0 START WITH 0 NO CYCLE;
 
+-- replicated: the row came by logical replication (clock_changed() sets
+-- it in the apply worker); such a row not yet handed over stops writers.
 CREATE TABLE rowversion.clock (
     system_identifier bigint PRIMARY KEY,
     shift bigint NOT NULL,
     since bigint NOT NULL,
-    handed_over bigint
+    handed_over bigint,
+    replicated boolean NOT NULL DEFAULT false
 );
 
 SELECT pg_catalog.pg_extension_config_dump('rowversion.clock', '');
@@ -30,7 +33,7 @@ LANGUAGE C;
 REVOKE EXECUTE ON FUNCTION rowversion.clock_changed() FROM PUBLIC;
 
 CREATE TRIGGER clock_changed
-    AFTER INSERT OR UPDATE OR DELETE ON rowversion.clock
+    BEFORE INSERT OR UPDATE OR DELETE ON rowversion.clock
     FOR EACH ROW EXECUTE FUNCTION rowversion.clock_changed();
 ALTER TABLE rowversion.clock ENABLE ALWAYS TRIGGER clock_changed;
 

@@ -248,11 +248,14 @@ LANGUAGE C VOLATILE;
 CREATE SEQUENCE rowversion.clock_ceiling AS bigint
     INCREMENT BY 1048576 MINVALUE 0 START WITH 0 NO CYCLE;
 
+-- replicated: the row came by logical replication (clock_changed() sets
+-- it in the apply worker); such a row not yet handed over stops writers.
 CREATE TABLE rowversion.clock (
     system_identifier bigint PRIMARY KEY,
     shift bigint NOT NULL,
     since bigint NOT NULL,
-    handed_over bigint
+    handed_over bigint,
+    replicated boolean NOT NULL DEFAULT false
 );
 
 -- The ceiling starts at the current transaction ID, so the trigger's first
@@ -273,7 +276,7 @@ LANGUAGE C;
 REVOKE EXECUTE ON FUNCTION rowversion.clock_changed() FROM PUBLIC;
 
 CREATE TRIGGER clock_changed
-    AFTER INSERT OR UPDATE OR DELETE ON rowversion.clock
+    BEFORE INSERT OR UPDATE OR DELETE ON rowversion.clock
     FOR EACH ROW EXECUTE FUNCTION rowversion.clock_changed();
 ALTER TABLE rowversion.clock ENABLE ALWAYS TRIGGER clock_changed;
 

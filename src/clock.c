@@ -69,6 +69,7 @@
 #include "storage/lmgr.h"
 #include "storage/proc.h"
 #include "utils/acl.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
@@ -81,6 +82,9 @@ PG_FUNCTION_INFO_V1(handover);
 PG_FUNCTION_INFO_V1(advance);
 
 RvClock		rv_clock = {false, 0, 0, 0, 0};
+
+/* rowversion.clock_ceiling's increment */
+#define RV_CEILING_STEP			(INT64CONST(1) << 20)
 
 /* how far ahead of the clock a version may run and still be covered */
 #define RV_RUN_AHEAD_COVERED	(INT64CONST(1) << 32)
@@ -97,6 +101,10 @@ static RvClockObjects rv_objects;
 static bool rv_objects_found = false;
 static bool rv_callbacks_registered = false;
 static bool rv_warned_stored = false;
+static bool rv_clock_transient = false; /* loaded shift not stored: forget it
+										 * at the end of the transaction */
+static bool rv_patient = false; /* the caller is handover(): wait for the
+								 * lock as lock_timeout says */
 
 /* What rowversion.clock says for this cluster. */
 typedef struct RvClockRows
@@ -107,8 +115,8 @@ typedef struct RvClockRows
 	bool		others_found;	/* another cluster has a row */
 	int64		others_since;	/* the largest clock at which one was made */
 	int64		handed_over;	/* largest clock another cluster handed over */
-	int64		unhanded_since; /* largest clock at which another cluster
-								 * that never handed over made its row */
+	bool		unhanded;		/* a row came by logical replication from a
+								 * cluster that has not handed over */
 	int64		unhanded_system;	/* that cluster */
 } RvClockRows;
 
@@ -160,17 +168,25 @@ rv_ClockInvalidate(Datum arg, Oid relid)
 
 /*
  * Forgets the loaded clock at the end of a transaction that failed (it may
- * have made this cluster's row) and, when the extension has no clock (a
- * database still at 1.0), at the end of every transaction.
+ * have made this cluster's row) or that could not store the shift it
+ * computed, and, when the extension has no clock (a database still at
+ * 1.0), at the end of every transaction.
  */
 static void
 rv_ClockXactCallback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
-		!OidIsValid(rv_objects.table))
+		event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT ||
+		event == XACT_EVENT_PREPARE)
 	{
-		rv_clock.valid = false;
-		rv_objects_found = false;
+		if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
+			rv_clock_transient || !OidIsValid(rv_objects.table))
+		{
+			rv_clock.valid = false;
+			rv_objects_found = false;
+		}
+		rv_clock_transient = false;
+		rv_patient = false;
 	}
 }
 
@@ -292,18 +308,24 @@ rv_ReadCeiling(void)
 }
 
 /*
- * Between rv_ClockBegin and rv_ClockEnd: what rowversion.clock says, in the
- * statement's snapshot or (latest) in one taken now, which in READ
- * COMMITTED sees what other transactions committed since.
+ * Between rv_ClockBegin and rv_ClockEnd: what rowversion.clock says, in a
+ * snapshot taken now (not the statement's, nor a REPEATABLE READ
+ * transaction's): the clock a session loads and keeps must include every
+ * change committed before it loads, as later ones announce themselves
+ * (clock_changed()).
  */
 static void
-rv_ReadRows(int64 system, bool latest, RvClockRows *rows)
+rv_ReadRows(int64 system, RvClockRows *rows)
 {
+	SPIPlanPtr	plan;
 	uint64		i;
 
 	memset(rows, 0, sizeof(*rows));
-	if (SPI_execute("SELECT system_identifier, shift, since, handed_over FROM rowversion.clock",
-					!latest, 0) != SPI_OK_SELECT)
+	plan = SPI_prepare("SELECT system_identifier, shift, since, handed_over, replicated "
+					   "FROM rowversion.clock", 0, NULL);
+	if (plan == NULL ||
+		SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+							 true, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read rowversion.clock");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -312,6 +334,10 @@ rv_ReadRows(int64 system, bool latest, RvClockRows *rows)
 		int64		shift = rv_SpiInt64(i, 2, &isnull);
 		int64		since = rv_SpiInt64(i, 3, &isnull);
 		int64		handed = rv_SpiInt64(i, 4, &isnull);
+		bool		handed_null = isnull;
+		bool		replicated = DatumGetBool(SPI_getbinval(SPI_tuptable->vals[i],
+															SPI_tuptable->tupdesc,
+															5, &isnull));
 
 		if (sid == system)
 		{
@@ -322,11 +348,11 @@ rv_ReadRows(int64 system, bool latest, RvClockRows *rows)
 		}
 		rows->others_since = rows->others_found ? Max(rows->others_since, since) : since;
 		rows->others_found = true;
-		if (!isnull)
+		if (!handed_null)
 			rows->handed_over = Max(rows->handed_over, handed);
-		else if (since > rows->unhanded_since)
+		else if (replicated)
 		{
-			rows->unhanded_since = since;
+			rows->unhanded = true;
 			rows->unhanded_system = sid;
 		}
 	}
@@ -411,8 +437,8 @@ rv_ClockWritable(void)
  * ID is base must use, given what rowversion.clock says (rows) and the
  * ceiling; sets *known to what a move would clear (the ceiling or a clock
  * handed over) and *floor to what versions must be above.  For a writer
- * (store), refuses when rows came from a cluster that went on writing
- * without handing over.
+ * (store), refuses while rows come by logical replication from a cluster
+ * that has not handed over.
  */
 static int64
 rv_ClockShift(const RvClockRows *rows, int64 ceiling, int64 base, bool store,
@@ -423,14 +449,14 @@ rv_ClockShift(const RvClockRows *rows, int64 ceiling, int64 base, bool store,
 
 	*known = Max(ceiling, rows->handed_over);
 	/* a reader's watermark is only lower for it, which is safe */
-	if (store && rows->unhanded_since > *known)
+	if (store && rows->unhanded)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("the row version clock of database \"%s\" is behind the cluster its rows came from",
 						get_database_name(MyDatabaseId)),
-				 errdetail("Rows were copied here from database system %llu, which has not handed over its clock; versions handed out here could be below versions handed out there.",
+				 errdetail("Rows are replicated here from database system %llu, which has not handed over its clock; versions handed out here could be below versions handed out there.",
 						   (unsigned long long) rows->unhanded_system),
-				 errhint("After the last write on that cluster, run SELECT rowversion.handover() there and let the change replicate here.")));
+				 errhint("After the last write on that cluster, run SELECT rowversion.handover() there and let the change replicate here; if that cluster is gone, run SELECT rowversion.advance(n) here, n above every version it handed out.")));
 
 	/*
 	 * Every version this database hands out from now on is >= base + shift,
@@ -450,6 +476,14 @@ rv_ClockShift(const RvClockRows *rows, int64 ceiling, int64 base, bool store,
 		(!rows->own_found || rows->others_since > rows->own_since);
 	shift = rows->own_found ? rows->own_shift : 0;
 	*floor = arrived ? *known : rows->handed_over;
+
+	/*
+	 * This cluster's since is where its shift puts every transaction that
+	 * was running or had not begun when it was stored, so one above floor
+	 * needs no raise, whatever this transaction's older snapshot says.
+	 */
+	if (rows->own_found && rows->own_since > *floor)
+		return shift;
 	if (*floor > 0 && *floor - base >= shift)
 		shift = *floor - base + 1;
 	return shift;
@@ -488,7 +522,7 @@ rv_ClockCompute(bool store, RvClock *clock)
 	}
 
 	rv_ClockBegin(&ctx);
-	rv_ReadRows(system, false, &rows);
+	rv_ReadRows(system, &rows);
 	ceiling = rv_ReadCeiling();
 	rv_ClockEnd(&ctx);
 	base = rv_SnapshotXmin();
@@ -503,18 +537,33 @@ rv_ClockCompute(bool store, RvClock *clock)
 	 * one (every session must use one shift, and a writer that read the
 	 * clock after that one raised the ceiling would compute a larger one).
 	 */
-	if (store && rv_ClockWritable() &&
-		(!rows.own_found || shift > rows.own_shift) &&
-		(rows.own_found || rows.others_found ||
-		 ConditionalLockRelationOid(rv_objects.table, ShareUpdateExclusiveLock)))
+	if (store && (!rows.own_found || shift > rows.own_shift) &&
+		(rows.own_found || rows.others_found))
 	{
-		rv_ClockLockForStore(false);
+		/*
+		 * A shift this transaction cannot store (it is read-only) is used
+		 * for it alone: other sessions may store another one.
+		 */
+		if (!rv_ClockWritable())
+			rv_clock_transient = true;
+		else
+		{
+			rv_ClockLockForStore(rv_patient);
+			rv_ClockBegin(&ctx);
+			rv_ReadRows(system, &rows);
+			ceiling = rv_ReadCeiling();
+			shift = rv_ClockShift(&rows, ceiling, base, store, &known, &floor);
+			if (!rows.own_found || shift > rows.own_shift)
+				shift = rv_StoreShift(system, shift, base + shift);
+			rv_ClockEnd(&ctx);
+		}
+	}
+	else if (store && !rows.own_found && rv_ClockWritable() &&
+			 ConditionalLockRelationOid(rv_objects.table, ShareUpdateExclusiveLock))
+	{
+		/* a new database's first row, by whoever finds the lock free */
 		rv_ClockBegin(&ctx);
-		rv_ReadRows(system, true, &rows);
-		ceiling = rv_ReadCeiling();
-		shift = rv_ClockShift(&rows, ceiling, base, store, &known, &floor);
-		if (!rows.own_found || shift > rows.own_shift)
-			shift = rv_StoreShift(system, shift, base + shift);
+		shift = rv_StoreShift(system, shift, base + shift);
 		rv_ClockEnd(&ctx);
 	}
 
@@ -556,9 +605,11 @@ rv_ClockForReader(RvClock *clock)
  * it by at most RV_RUN_AHEAD_COVERED (a row updated many times in one
  * transaction); a version further ahead came from a version column
  * written with the trigger off and is left to the row (rv_ClockSeen).
- * nextval() raises the ceiling by the sequence's increment, outside the
- * transaction, so concurrent writers never wait for each other and it
- * never comes back down.  A read-only transaction (which may write
+ * The ceiling changes outside the transaction (nextval(), setval()), so
+ * concurrent writers never wait for each other's commit and it never comes
+ * back down: raisers take turns under a lock on the sequence held only
+ * while they raise it, nextval() for a step or a few, setval() for a jump
+ * (after a move or advance()).  A read-only transaction (which may write
  * temporary tables only, which never move) leaves it.
  */
 void
@@ -573,14 +624,19 @@ rv_ClockCover(int64 xid, int64 version)
 		version = xid + rv_clock.shift + RV_RUN_AHEAD_COVERED;
 	if (version <= rv_clock.ceiling)
 		return;
+	LockRelationOid(rv_objects.sequence, ShareUpdateExclusiveLock);
 	rv_ClockBegin(&ctx);
 	ceiling = rv_ReadCeiling();
+	if (ceiling < version - RV_CEILING_STEP * 16)
+	{
+		(void) DirectFunctionCall2(setval_oid, ObjectIdGetDatum(rv_objects.sequence),
+								   Int64GetDatum(version));
+		ceiling = version;
+	}
 	rv_ClockEnd(&ctx);
 	while (ceiling < version)
-	{
-		CHECK_FOR_INTERRUPTS();
 		ceiling = nextval_internal(rv_objects.sequence, false);
-	}
+	UnlockRelationOid(rv_objects.sequence, ShareUpdateExclusiveLock);
 	rv_clock.ceiling = ceiling;
 }
 
@@ -685,8 +741,8 @@ clock_now(PG_FUNCTION_ARGS)
 
 /*
  * Checks that the caller may move the database's clock (the database's
- * owner, or a member of its role) in this transaction, and loads the clock;
- * what names the action in messages.
+ * owner, or a member of its role) in this transaction, and finds the
+ * clock; what names the action in messages.
  */
 static void
 rv_ClockCheckOwner(const char *what)
@@ -707,7 +763,8 @@ rv_ClockCheckOwner(const char *what)
 				 errdetail("Only the database's owner may call %s.", what)));
 	PreventCommandIfReadOnly(what);
 
-	rv_ClockLoad();
+	if (!rv_objects_found)
+		rv_ClockFind();
 	if (!OidIsValid(rv_objects.table))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -718,8 +775,8 @@ rv_ClockCheckOwner(const char *what)
 /*
  * Records in rowversion.clock that the cluster system (0: a clock given
  * by hand) handed over the clock at clock, or a later one it recorded
- * before; returns the recorded clock.  Waits for a writer storing this
- * cluster's row.
+ * before; returns the recorded clock.  Waits, as lock_timeout says, for a
+ * writer storing this cluster's row.
  */
 static int64
 rv_RecordHandover(int64 system, int64 clock)
@@ -758,6 +815,9 @@ handover(PG_FUNCTION_ARGS)
 	int64		clock;
 
 	rv_ClockCheckOwner("rowversion.handover()");
+	rv_patient = true;
+	rv_ClockLoad();
+	rv_patient = false;
 	clock = (int64) U64FromFullTransactionId(ReadNextFullTransactionId()) + rv_clock.shift;
 	rv_ClockCover(clock - rv_clock.shift, clock);
 	clock = Max(clock, rv_clock.ceiling);
@@ -766,19 +826,25 @@ handover(PG_FUNCTION_ARGS)
 
 /*
  * rowversion.advance(past) — moves the database's clock past a version:
- * every version handed out from now on, and every watermark, is above it.
- * For a database whose clock did not come with its rows (restored by a
- * role that may not write the clock, or copied by hand): past is the
- * old cluster's rowversion.clock(), or the largest version it holds.
- * Recorded as a handover by no cluster (system identifier 0), which dumps
- * and publications carry.  Returns where the clock stands afterwards.  The
- * database's owner's decision.
+ * every version handed out by a transaction that starts after this one
+ * commits, and every watermark, is above it.  For a database whose clock
+ * did not come with its rows (restored by a role that may not write the
+ * clock, or copied by hand), or whose old cluster is gone before it handed
+ * over: past is the old cluster's rowversion.clock(), or the largest
+ * version the database holds.  Recorded as a handover by no cluster
+ * (system identifier 0), which dumps and publications carry, and as the
+ * handover of every replicated cluster that has not handed over (so
+ * writers are no longer refused).  Returns a version the clock then
+ * stands at or above.  The database's owner's decision.
  */
 Datum
 advance(PG_FUNCTION_ARGS)
 {
 	int64		past = PG_GETARG_INT64(0);
 	int64		next;
+	Oid			types[2] = {INT8OID, INT8OID};
+	Datum		values[2];
+	RvClockContext ctx;
 
 	if (past < 0 || past > PG_INT64_MAX - RV_RUN_AHEAD_COVERED * 2)
 		ereport(ERROR,
@@ -788,32 +854,61 @@ advance(PG_FUNCTION_ARGS)
 						   (long long) (PG_INT64_MAX - RV_RUN_AHEAD_COVERED * 2))));
 	rv_ClockCheckOwner("rowversion.advance()");
 	(void) rv_RecordHandover(0, past);
+	rv_ClockBegin(&ctx);
+	values[0] = Int64GetDatum(past);
+	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
+	if (SPI_execute_with_args("UPDATE rowversion.clock SET handed_over = $1 "
+							  "WHERE handed_over IS NULL AND system_identifier <> $2",
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the handover in rowversion.clock");
+	rv_ClockEnd(&ctx);
 
 	/*
-	 * The change announced itself (clock_changed()): the next statement
-	 * loads a clock that stands above past.
+	 * The changes announce themselves (clock_changed()): the next statement
+	 * loads a clock that stands above past, here and in every session.
 	 */
 	next = (int64) U64FromFullTransactionId(ReadNextFullTransactionId());
-	PG_RETURN_INT64(Max(past + 1, next + rv_clock.shift));
+	PG_RETURN_INT64(Max(past + 1, next + (rv_clock.valid ? rv_clock.shift : 0)));
 }
 
 /*
- * clock_changed() — AFTER ROW trigger of rowversion.clock, enabled ALWAYS
- * so logical replication's apply fires it too: makes every session load
- * the clock again.
+ * clock_changed() — BEFORE ROW trigger of rowversion.clock, enabled ALWAYS
+ * so logical replication's apply fires it too: marks a row written by the
+ * apply (session_replication_role replica) as replicated, and makes every
+ * session load the clock again.  A restore's rows keep what they say.
  */
 Datum
 clock_changed(PG_FUNCTION_ARGS)
 {
 	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+	HeapTuple	tuple;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) ||
-		!TRIGGER_FIRED_AFTER(trigdata->tg_event) ||
+		!TRIGGER_FIRED_BEFORE(trigdata->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("function \"%s\" must be fired AFTER ... FOR EACH ROW",
+				 errmsg("function \"%s\" must be fired BEFORE ... FOR EACH ROW",
 						"clock_changed")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
-	return PointerGetDatum(NULL);
+	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
+		return PointerGetDatum(trigdata->tg_trigtuple);
+
+	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
+		trigdata->tg_newtuple : trigdata->tg_trigtuple;
+	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+	{
+		TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
+		int			attnum = SPI_fnumber(desc, "replicated");
+		Datum		value = BoolGetDatum(true);
+		bool		isnull = false;
+
+		if (attnum <= 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_COLUMN),
+					 errmsg("column \"%s\" of table \"%s\" does not exist",
+							"replicated", RelationGetRelationName(trigdata->tg_relation))));
+		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &value, &isnull);
+	}
+	return PointerGetDatum(tuple);
 }

@@ -102,15 +102,21 @@ SELECT * FROM error('UPDATE doc SET body = ''lost'', row_version = 12884901000 W
 INSERT INTO doc VALUES (3, 'c');
 SELECT row_version > 12884901888 AS above_old_clock FROM doc WHERE id = 3;
 
--- Arriving by logical replication while the old cluster still writes: its
--- row came along but no handover.  Writers are refused until it arrives;
--- readers go on with a watermark that can only be lower.
-INSERT INTO rowversion.clock VALUES (18, 0, 100000000000000, NULL);
+-- Arriving by logical replication while the old cluster still writes: the
+-- apply brings its row (and marks it replicated), but no handover.  However
+-- old that row is, writers are refused until the handover arrives; readers
+-- go on with a watermark that can only be lower.
+SET session_replication_role = replica;  -- as the apply worker runs
+INSERT INTO rowversion.clock (system_identifier, shift, since) VALUES (18, 0, 5);
+RESET session_replication_role;
+SELECT replicated FROM rowversion.clock WHERE system_identifier = 18;
 SELECT * FROM error('INSERT INTO doc VALUES (4, ''d'')');
 SELECT * FROM error('UPDATE doc SET body = ''c2'' WHERE id = 3');
 SELECT rowversion.watermark() < 100000000000000 AS reader_goes_on;
 -- The handover arrives: the shift goes above what was handed over.
+SET session_replication_role = replica;
 UPDATE rowversion.clock SET handed_over = 100000000005000 WHERE system_identifier = 18;
+RESET session_replication_role;
 -- (a watermark taken before the first write here does not go back either)
 SELECT rowversion.watermark() > 100000000005000 AS mark_follows_handover;
 INSERT INTO doc VALUES (4, 'd');
@@ -131,6 +137,24 @@ SELECT shift AS shift_back FROM rowversion.clock WHERE system_identifier = this_
 INSERT INTO doc VALUES (7, 'g');
 SELECT shift = :shift_back AS shifted_once FROM rowversion.clock WHERE system_identifier = this_cluster();
 
+-- A transaction that cannot store the shift after an arrival (read-only,
+-- writing a temporary table) uses its own for itself only: the next
+-- transaction stores one and uses that.
+INSERT INTO rowversion.clock VALUES (21, 0, 250000000000000, NULL);
+SELECT setval('rowversion.clock_ceiling', 250000000001000);
+\c rv_clock
+CREATE TEMP TABLE scratch (id int, row_version bigint NOT NULL DEFAULT 0);
+SELECT rowversion.enable('scratch');
+BEGIN READ ONLY;
+INSERT INTO scratch VALUES (1);
+COMMIT;
+BEGIN;
+INSERT INTO doc VALUES (9, 'i')
+  RETURNING row_version - pg_current_xact_id()::text::bigint AS used \gset
+COMMIT;
+SELECT shift = :used AS stored_shift_used FROM rowversion.clock
+WHERE system_identifier = this_cluster();
+
 -- handover() by the owner: records the clock, which the ceiling covers,
 -- and returns it.  The cluster keeps writing above it.
 SET ROLE rv_clk_dbo;
@@ -145,8 +169,14 @@ SET ROLE rv_clk_dbo;
 SELECT * FROM error('SELECT rowversion.handover()');
 ROLLBACK;
 
--- advance() by the owner, for a database whose clock did not come with it:
--- every later version and watermark is above the version given.
+-- advance() by the owner, for a database whose clock did not come with it,
+-- or whose old cluster is gone before it handed over (writers refused):
+-- every later version and watermark is above the version given, and
+-- writers may go on.
+SET session_replication_role = replica;
+INSERT INTO rowversion.clock (system_identifier, shift, since) VALUES (20, 0, 5);
+RESET session_replication_role;
+SELECT code FROM error('INSERT INTO doc VALUES (8, ''h'')');
 SET ROLE rv_clk_other;
 SELECT * FROM error('SELECT rowversion.advance(300000000000000)');
 RESET ROLE;
@@ -158,7 +188,8 @@ RESET ROLE;
 INSERT INTO doc VALUES (8, 'h');
 SELECT row_version > 300000000000000 AS above_advance FROM doc WHERE id = 8;
 SELECT rowversion.watermark() > 300000000000000 AS mark_above_advance;
-SELECT system_identifier, handed_over FROM rowversion.clock WHERE system_identifier = 0;
+SELECT system_identifier, handed_over FROM rowversion.clock WHERE system_identifier IN (0, 20)
+ORDER BY 1;
 
 -- A version the clock did not hand out (written with the trigger off) is
 -- reported once a session, and the clock does not follow it: a table's

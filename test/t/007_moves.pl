@@ -194,6 +194,26 @@ $first->quit;
 cmp_ok($new->safe_psql('busy', "INSERT INTO t VALUES ($rows + 2, 'second') RETURNING row_version"),
 	'>', $src->{max}, 'busy: once it has ended, the second writer writes above the old versions');
 
+# advance() reaches every session from its next statement: one that had
+# loaded the clock before, and one whose REPEATABLE READ snapshot was taken
+# before advance() committed (the clock is read in a snapshot of its own,
+# and kept for the session's later transactions).
+my $past = 50_000_000_000_000;
+my $loaded = $new->background_psql('busy');
+$loaded->query_safe("INSERT INTO t VALUES ($rows + 3, 'loaded')");
+my $rr = $new->background_psql('busy');
+$rr->query_safe('BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1');
+$new->safe_psql('busy', "SELECT rowversion.advance($past)");
+cmp_ok($loaded->query_safe("INSERT INTO t VALUES ($rows + 4, 'after') RETURNING row_version"),
+	'>', $past, 'busy: after advance(), a session that had the clock loaded writes above it');
+cmp_ok($rr->query_safe("INSERT INTO t VALUES ($rows + 5, 'after') RETURNING row_version"),
+	'>', $past, 'busy: so does a REPEATABLE READ transaction whose snapshot is older');
+$rr->query_safe('COMMIT');
+cmp_ok($rr->query_safe("INSERT INTO t VALUES ($rows + 6, 'after') RETURNING row_version"),
+	'>', $past, 'busy: and its next transaction');
+$loaded->quit;
+$rr->quit;
+
 # Two first writers after a move that computed their shifts from different
 # snapshots use one shift: the one stored first.  The slow writer's
 # statement takes its snapshot while another transaction is open (so its
