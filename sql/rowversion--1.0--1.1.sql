@@ -59,6 +59,26 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'advance'
 LANGUAGE C VOLATILE STRICT;
 
+-- clock(), handover() and advance() are the database owner's (on 13, which
+-- has no pg_database_owner, the owner's when the extension was made;
+-- handover() and advance() also check the owner themselves).
+REVOKE EXECUTE ON FUNCTION rowversion.clock(), rowversion.handover(),
+    rowversion.advance(bigint) FROM PUBLIC;
+DO $$
+BEGIN
+  IF pg_catalog.to_regrole('pg_database_owner') IS NOT NULL THEN
+    GRANT EXECUTE ON FUNCTION rowversion.clock(), rowversion.handover(),
+        rowversion.advance(bigint) TO pg_database_owner;
+  ELSE
+    EXECUTE pg_catalog.format(
+      'GRANT EXECUTE ON FUNCTION rowversion.clock(), rowversion.handover(), '
+      'rowversion.advance(bigint) TO %I',
+      (SELECT pg_catalog.pg_get_userbyid(d.datdba) FROM pg_catalog.pg_database AS d
+       WHERE d.datname = pg_catalog.current_database()));
+  END IF;
+END
+$$;
+
 -- A database updated from 1.0 has handed out transaction IDs as versions
 -- (a row updated n times in one transaction runs up to n ahead).  Its clock
 -- goes on from there: this cluster's row with no shift, and a ceiling a

@@ -15,15 +15,16 @@
  *	rowversion.clock_ceiling	a sequence that is never below a version
  *								the database has handed out: the row
  *								trigger raises it before it hands out a
- *								version above it, in steps of the
- *								sequence's increment, outside the
- *								transaction (nextval), so no writer waits
- *								for another.
+ *								version above it, outside the transaction
+ *								(nextval, setval), so no writer waits for
+ *								another's commit.
  *	rowversion.clock			a row per cluster that has written the
  *								database: its system identifier, the
- *								shift used there, the clock when the row
- *								was made, and, once rowversion.handover()
- *								ran there, the clock it handed over.
+ *								shift used there, the clock from which
+ *								that shift holds (since), once
+ *								rowversion.handover() ran there the clock
+ *								it handed over, and whether the row came
+ *								by logical replication.
  *
  * The database has arrived when another cluster has a row and this one has
  * none, or an older one (the database went elsewhere and came back): its
@@ -31,13 +32,16 @@
  * and every clock handed over by another cluster (which logical
  * replication carries, as a change to rowversion.clock; advance() records
  * one by hand).  The shift that does so is stored in this cluster's row by
- * the first writer, under a lock other writers wait for a second at most,
- * so every session uses the same shift and no open transaction holds up
- * the database's writers.  A row of another cluster that never handed over
- * and whose clock had passed everything this database knows means rows
- * were copied here while that cluster went on writing: versions handed out
- * here could go back, so writers are refused until that cluster hands
- * over.  A new database (no row at all) has shift 0.
+ * the first writer, under a lock other writers wait for a second at most
+ * and then read the stored shift again, so every session uses one shift
+ * and no open transaction holds writers up for long.  A row that logical
+ * replication brought from a cluster that has not handed over means that
+ * cluster may still be writing: versions handed out here could go back,
+ * so writers are refused until it hands over (or the database's owner
+ * calls advance()).  A new database (no row at all) has shift 0.
+ *
+ * The clock is read in a snapshot of its own and kept by the session until
+ * a change to rowversion.clock announces itself (clock_changed()).
  *
  * A watermark is the snapshot's oldest running transaction ID plus the
  * shift, but never above what a move would clear (the ceiling, or a clock
@@ -321,11 +325,15 @@ rv_ReadRows(int64 system, RvClockRows *rows)
 	uint64		i;
 
 	memset(rows, 0, sizeof(*rows));
+	/* (no new snapshot in parallel mode: what is read there is not kept) */
+	if (IsInParallelMode())
+		rv_clock_transient = true;
 	plan = SPI_prepare("SELECT system_identifier, shift, since, handed_over, replicated "
 					   "FROM rowversion.clock", 0, NULL);
 	if (plan == NULL ||
-		SPI_execute_snapshot(plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
-							 true, false, 0) != SPI_OK_SELECT)
+		SPI_execute_snapshot(plan, NULL, NULL,
+							 IsInParallelMode() ? GetActiveSnapshot() : GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 0) != SPI_OK_SELECT)
 		elog(ERROR, "could not read rowversion.clock");
 	for (i = 0; i < SPI_processed; i++)
 	{
@@ -775,8 +783,10 @@ rv_ClockCheckOwner(const char *what)
 /*
  * Records in rowversion.clock that the cluster system (0: a clock given
  * by hand) handed over the clock at clock, or a later one it recorded
- * before; returns the recorded clock.  Waits, as lock_timeout says, for a
- * writer storing this cluster's row.
+ * before, and that so did every other cluster whose row has not handed
+ * over (the clock covers what they handed out: the database's arrival
+ * here, or advance(), took it into account); returns the recorded clock.
+ * Waits, as lock_timeout says, for a writer storing this cluster's row.
  */
 static int64
 rv_RecordHandover(int64 system, int64 clock)
@@ -798,6 +808,13 @@ rv_RecordHandover(int64 system, int64 clock)
 		SPI_processed != 1)
 		elog(ERROR, "could not record the handover in rowversion.clock");
 	clock = rv_SpiInt64(0, 1, &isnull);
+
+	values[0] = Int64GetDatum((int64) GetSystemIdentifier());
+	values[1] = Int64GetDatum(clock);
+	if (SPI_execute_with_args("UPDATE rowversion.clock SET handed_over = $2 "
+							  "WHERE handed_over IS NULL AND system_identifier <> $1",
+							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
+		elog(ERROR, "could not record the handover in rowversion.clock");
 	rv_ClockEnd(&ctx);
 	return clock;
 }
@@ -842,9 +859,6 @@ advance(PG_FUNCTION_ARGS)
 {
 	int64		past = PG_GETARG_INT64(0);
 	int64		next;
-	Oid			types[2] = {INT8OID, INT8OID};
-	Datum		values[2];
-	RvClockContext ctx;
 
 	if (past < 0 || past > PG_INT64_MAX - RV_RUN_AHEAD_COVERED * 2)
 		ereport(ERROR,
@@ -854,14 +868,6 @@ advance(PG_FUNCTION_ARGS)
 						   (long long) (PG_INT64_MAX - RV_RUN_AHEAD_COVERED * 2))));
 	rv_ClockCheckOwner("rowversion.advance()");
 	(void) rv_RecordHandover(0, past);
-	rv_ClockBegin(&ctx);
-	values[0] = Int64GetDatum(past);
-	values[1] = Int64GetDatum((int64) GetSystemIdentifier());
-	if (SPI_execute_with_args("UPDATE rowversion.clock SET handed_over = $1 "
-							  "WHERE handed_over IS NULL AND system_identifier <> $2",
-							  2, types, values, NULL, false, 0) != SPI_OK_UPDATE)
-		elog(ERROR, "could not record the handover in rowversion.clock");
-	rv_ClockEnd(&ctx);
 
 	/*
 	 * The changes announce themselves (clock_changed()): the next statement
@@ -871,11 +877,37 @@ advance(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(Max(past + 1, next + (rv_clock.valid ? rv_clock.shift : 0)));
 }
 
+/* Returns the number of column name of rowversion.clock (rel). */
+static int
+rv_ClockColumn(Relation rel, const char *name)
+{
+	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+
+	if (attnum <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of table \"%s\" does not exist",
+						name, RelationGetRelationName(rel))));
+	return attnum;
+}
+
+/* Returns the system identifier of tuple, a row of rowversion.clock. */
+static int64
+rv_ClockRowSystem(Relation rel, HeapTuple tuple)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tuple, rv_ClockColumn(rel, "system_identifier"),
+								 RelationGetDescr(rel), &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
 /*
  * clock_changed() — BEFORE ROW trigger of rowversion.clock, enabled ALWAYS
  * so logical replication's apply fires it too: marks a row written by the
- * apply (session_replication_role replica) as replicated, and makes every
- * session load the clock again.  A restore's rows keep what they say.
+ * apply (session_replication_role replica) as replicated, skips the
+ * apply's writes of this cluster's own row, and makes every session load
+ * the clock again.  A restore's rows keep what they say.
  */
 Datum
 clock_changed(PG_FUNCTION_ARGS)
@@ -891,23 +923,27 @@ clock_changed(PG_FUNCTION_ARGS)
 				 errmsg("function \"%s\" must be fired BEFORE ... FOR EACH ROW",
 						"clock_changed")));
 	CacheInvalidateRelcache(trigdata->tg_relation);
-	if (TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
-		return PointerGetDatum(trigdata->tg_trigtuple);
-
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ?
 		trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	if (SessionReplicationRole == SESSION_REPLICATION_ROLE_REPLICA)
+	if (SessionReplicationRole != SESSION_REPLICATION_ROLE_REPLICA)
+		return PointerGetDatum(tuple);
+
+	/*
+	 * Replicated.  This cluster's own row is this cluster's to write: a
+	 * publisher's copy of it (the database was here before) is skipped.
+	 */
+	if (rv_ClockRowSystem(trigdata->tg_relation, tuple) == (int64) GetSystemIdentifier() ||
+		(TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) &&
+		 rv_ClockRowSystem(trigdata->tg_relation, trigdata->tg_trigtuple) ==
+		 (int64) GetSystemIdentifier()))
+		return PointerGetDatum(NULL);
+	if (!TRIGGER_FIRED_BY_DELETE(trigdata->tg_event))
 	{
 		TupleDesc	desc = RelationGetDescr(trigdata->tg_relation);
-		int			attnum = SPI_fnumber(desc, "replicated");
+		int			attnum = rv_ClockColumn(trigdata->tg_relation, "replicated");
 		Datum		value = BoolGetDatum(true);
 		bool		isnull = false;
 
-		if (attnum <= 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_UNDEFINED_COLUMN),
-					 errmsg("column \"%s\" of table \"%s\" does not exist",
-							"replicated", RelationGetRelationName(trigdata->tg_relation))));
 		tuple = heap_modify_tuple_by_cols(tuple, desc, 1, &attnum, &value, &isnull);
 	}
 	return PointerGetDatum(tuple);

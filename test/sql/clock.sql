@@ -155,6 +155,16 @@ COMMIT;
 SELECT shift = :used AS stored_shift_used FROM rowversion.clock
 WHERE system_identifier = this_cluster();
 
+-- Read in parallel mode (a function wrongly marked PARALLEL SAFE), the
+-- clock is read in the statement's snapshot and not kept.
+CREATE FUNCTION mark_in_parallel() RETURNS bigint LANGUAGE plpgsql PARALLEL SAFE
+  AS $$BEGIN RETURN rowversion.watermark(); END$$;
+BEGIN;
+SELECT set_config(CASE WHEN current_setting('server_version_num')::int >= 160000
+                  THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', true) IS NOT NULL AS parallel;
+SELECT mark_in_parallel() > 0 AS read_in_parallel;
+ROLLBACK;
+
 -- handover() by the owner: records the clock, which the ceiling covers,
 -- and returns it.  The cluster keeps writing above it.
 SET ROLE rv_clk_dbo;

@@ -1,7 +1,8 @@
 -- What PUBLIC may call in schema rowversion: the functions README's
--- Reference documents, and the trigger functions that enable() and
--- propagate() attach (CREATE TRIGGER, which they run as their caller,
--- needs EXECUTE on them; they refuse to run other than as triggers).
+-- Reference documents (but the clock's, which are the database owner's),
+-- and the trigger functions that enable() and propagate() attach (CREATE
+-- TRIGGER, which they run as their caller, needs EXECUTE on them; they
+-- refuse to run other than as triggers).
 -- Nothing else: the work enable(), disable(), propagate() and
 -- stop_propagating() do behind the scenes is not a function PUBLIC may
 -- call, and the views need none.
@@ -26,9 +27,6 @@ CREATE TEMP TABLE documented (fn) AS VALUES
   ('rowversion.propagate(regclass,regclass,name)'),
   ('rowversion.stop_propagating(regclass,regclass,name)'),
   ('rowversion.watermark()'),
-  ('rowversion.clock()'),
-  ('rowversion.handover()'),
-  ('rowversion.advance(bigint)'),
   -- trigger functions
   ('rowversion.version_trigger()'),
   ('rowversion.propagate_collect()'),
@@ -49,6 +47,20 @@ FROM documented JOIN pg_proc AS p ON p.oid = to_regprocedure(fn)
 ORDER BY fn;
 SELECT count(*) = (SELECT count(*) FROM documented) AS all_found
 FROM documented WHERE to_regprocedure(fn) IS NOT NULL;
+
+-- The clock's functions are the database owner's, not PUBLIC's.
+SELECT fn, has_function_privilege(fn::regprocedure, 'EXECUTE') AS callable
+FROM unnest(ARRAY['rowversion.clock()', 'rowversion.handover()',
+                  'rowversion.advance(bigint)']) AS fn
+ORDER BY fn;
+RESET ROLE;
+SELECT fn, has_function_privilege((SELECT pg_get_userbyid(datdba) FROM pg_database
+                                   WHERE datname = current_database()),
+                                  fn::regprocedure, 'EXECUTE') AS owner_may
+FROM unnest(ARRAY['rowversion.clock()', 'rowversion.handover()',
+                  'rowversion.advance(bigint)']) AS fn
+ORDER BY fn;
+SET ROLE rv_plain;
 
 -- The helpers the install script had are gone.
 SELECT name, to_regproc('rowversion.' || name) AS function

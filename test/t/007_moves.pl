@@ -8,7 +8,9 @@
 #   (2) pg_restore --schema-only, then --data-only --disable-triggers,
 #   (3) an upgrade by logical replication (publication FOR ALL TABLES, a
 #       subscriber with the schema, rowversion.handover() on the old
-#       cluster after its last write),
+#       cluster after its last write; the old cluster's clock holds the
+#       row of a cluster it was restored from and one of the subscriber's
+#       cluster, which wrote a database there before),
 #   (4) pg_upgrade (15 to 15),
 #   (5) there and back by pg_dump: a database made on the new cluster,
 #       moved to the old one, written there, and restored on the new
@@ -294,12 +296,27 @@ my $sub = new_node('sub');
 $sub->safe_psql('postgres', 'CREATE DATABASE lr');
 $sub->command_ok([ 'pg_restore', '--no-publications', '-d', $sub->connstr('lr'), $schema ],
 	'(3) schema restored on the subscriber');
+# The database has a history: the old cluster's clock holds the row of a
+# cluster it came from by a restore (never handed over), and one of the
+# subscriber's cluster (the database was there before), which has written
+# a database of its own already (its row there is its own to keep).
+my $sub_system = $sub->safe_psql('lr', 'SELECT system_identifier FROM pg_control_system()');
+$old->safe_psql('lr', qq{
+	INSERT INTO rowversion.clock (system_identifier, shift, since) VALUES (42, 0, 500);
+	INSERT INTO rowversion.clock (system_identifier, shift, since) VALUES ($sub_system, 7, 600)});
+$sub->safe_psql('lr', q{
+	CREATE TABLE local_only (id int PRIMARY KEY);
+	SELECT rowversion.enable('local_only');
+	INSERT INTO local_only VALUES (1)});
 my $connstr = $old->connstr . ' dbname=lr';
 $sub->safe_psql('lr', "CREATE SUBSCRIPTION rv CONNECTION '$connstr' PUBLICATION rv");
 $sub->wait_for_subscription_sync($old, 'rv', 'lr');
 my $old_system = $old->safe_psql('lr', 'SELECT system_identifier FROM pg_control_system()');
-is($sub->safe_psql('lr', 'SELECT system_identifier, handed_over IS NULL FROM rowversion.clock'),
-	"$old_system|t", "(3) the subscriber has the old cluster's clock row, not handed over");
+is($sub->safe_psql('lr', 'SELECT handed_over IS NULL, replicated FROM rowversion.clock '
+		  . "WHERE system_identifier = $old_system"),
+	"t|t", "(3) the subscriber has the old cluster's clock row, replicated, not handed over");
+is($sub->safe_psql('lr', "SELECT shift, replicated FROM rowversion.clock WHERE system_identifier = $sub_system"),
+	'0|f', "(3) the subscriber's own row stays its own (the publisher's copy of it is skipped)");
 $e = error_of($sub, 'lr', "INSERT INTO t VALUES ($rows + 1, 'early')");
 like($e, qr/ERROR:  55000:/, '(3) an INSERT on the subscriber before the handover is 55000');
 like($e, qr/HINT:  .*rowversion\.handover\(\)/, '(3) and its HINT says to run handover()');
@@ -324,7 +341,8 @@ like(error_of($sub, 'lr', "UPDATE t SET note = 'early' WHERE id = 1"), qr/ERROR:
 my $handed = $old->safe_psql('lr', 'SELECT rowversion.handover()');
 cmp_ok($handed, '>=', $lr->{watermark}, '(3) handover() returns a clock at or above the watermark');
 $old->wait_for_catchup('rv');
-is($sub->safe_psql('lr', 'SELECT handed_over FROM rowversion.clock'), $handed,
+is($sub->safe_psql('lr', "SELECT handed_over FROM rowversion.clock WHERE system_identifier = $old_system"),
+	$handed,
 	'(3) the handover arrived at the subscriber');
 check_moved($sub, 'lr', $lr, '(3) logical replication');
 $pooled->{stderr} = '';
