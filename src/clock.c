@@ -643,7 +643,10 @@ rv_ClockCover(int64 xid, int64 version)
 	}
 	rv_ClockEnd(&ctx);
 	while (ceiling < version)
+	{
+		CHECK_FOR_INTERRUPTS();
 		ceiling = nextval_internal(rv_objects.sequence, false);
+	}
 	UnlockRelationOid(rv_objects.sequence, ShareUpdateExclusiveLock);
 	rv_clock.ceiling = ceiling;
 }
