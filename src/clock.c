@@ -250,40 +250,25 @@ rv_ClockFind(void)
 	rv_objects_found = true;
 }
 
-/* The user, security context and GUC level rv_ClockBegin() left. */
-typedef struct RvClockContext
-{
-	Oid			userid;
-	int			sec_context;
-	int			nestlevel;
-} RvClockContext;
-
 /*
- * Starts running statements on the clock as its owner, restricted, with
- * search_path pinned (see the file's header); rv_ClockEnd() returns.
+ * Starts running statements on the clock through SPI as its owner
+ * (rv_BeginAsOwner(): restricted, search_path pinned); rv_ClockEnd()
+ * returns.
  */
 static void
-rv_ClockBegin(RvClockContext *ctx)
+rv_ClockBegin(RvAsOwner *ctx)
 {
-	GetUserIdAndSecContext(&ctx->userid, &ctx->sec_context);
-	SetUserIdAndSecContext(rv_objects.owner,
-						   ctx->sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION);
-	ctx->nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	rv_BeginAsOwner(rv_objects.owner, 0, ctx);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 }
 
 static void
-rv_ClockEnd(RvClockContext *ctx)
+rv_ClockEnd(RvAsOwner *ctx)
 {
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
-	AtEOXact_GUC(false, ctx->nestlevel);
-	SetUserIdAndSecContext(ctx->userid, ctx->sec_context);
+	rv_EndAsOwner(ctx);
 }
 
 /* Returns column col of the first row SPI returned, 0 when NULL. */
@@ -508,7 +493,7 @@ static void
 rv_ClockCompute(bool store, RvClock *clock)
 {
 	int64		system = (int64) GetSystemIdentifier();
-	RvClockContext ctx;
+	RvAsOwner	ctx;
 	RvClockRows rows;
 	int64		ceiling;
 	int64		known;
@@ -623,7 +608,7 @@ rv_ClockForReader(RvClock *clock)
 void
 rv_ClockCover(int64 xid, int64 version)
 {
-	RvClockContext ctx;
+	RvAsOwner	ctx;
 	int64		ceiling;
 
 	if (!OidIsValid(rv_objects.table) || !rv_ClockWritable())
@@ -664,7 +649,7 @@ rv_ClockCover(int64 xid, int64 version)
 void
 rv_ClockSeen(Relation rel, AttrNumber attnum, int64 current)
 {
-	RvClockContext ctx;
+	RvAsOwner	ctx;
 
 	rv_clock.seen = Max(rv_clock.seen, current);
 	if (!OidIsValid(rv_objects.table))
@@ -717,7 +702,7 @@ int64
 rv_ClockWatermark(void)
 {
 	RvClock		clock;
-	RvClockContext ctx;
+	RvAsOwner	ctx;
 	int64		mark;
 	int64		carried;
 
@@ -796,7 +781,7 @@ rv_RecordHandover(int64 system, int64 clock)
 {
 	Oid			types[2] = {INT8OID, INT8OID};
 	Datum		values[2];
-	RvClockContext ctx;
+	RvAsOwner	ctx;
 	bool		isnull;
 
 	values[0] = Int64GetDatum(system);
@@ -884,9 +869,9 @@ advance(PG_FUNCTION_ARGS)
 static int
 rv_ClockColumn(Relation rel, const char *name)
 {
-	int			attnum = SPI_fnumber(RelationGetDescr(rel), name);
+	AttrNumber	attnum = rv_FindColumn(RelationGetDescr(rel), name);
 
-	if (attnum <= 0)
+	if (attnum == InvalidAttrNumber)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of table \"%s\" does not exist",

@@ -732,20 +732,11 @@ static int64
 rv_CountAsOwner(Oid ownerid, const char *query, int nargs, Oid *argtypes,
 				Datum *args)
 {
-	Oid			save_userid;
-	int			save_sec_context;
-	int			save_nestlevel;
+	RvAsOwner	save;
 	bool		isnull;
 	int64		count;
 
-	GetUserIdAndSecContext(&save_userid, &save_sec_context);
-	SetUserIdAndSecContext(ownerid,
-						   save_sec_context | SECURITY_LOCAL_USERID_CHANGE |
-						   SECURITY_RESTRICTED_OPERATION | SECURITY_NOFORCE_RLS);
-	save_nestlevel = NewGUCNestLevel();
-	(void) set_config_option("search_path", "pg_catalog, pg_temp",
-							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
-							 true, 0, false);
+	rv_BeginAsOwner(ownerid, SECURITY_NOFORCE_RLS, &save);
 
 	if (SPI_execute_with_args(query, nargs, argtypes, args, NULL, false, 1) != SPI_OK_SELECT ||
 		SPI_processed != 1)
@@ -753,8 +744,7 @@ rv_CountAsOwner(Oid ownerid, const char *query, int nargs, Oid *argtypes,
 	count = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0],
 										SPI_tuptable->tupdesc, 1, &isnull));
 
-	AtEOXact_GUC(false, save_nestlevel);
-	SetUserIdAndSecContext(save_userid, save_sec_context);
+	rv_EndAsOwner(&save);
 	return count;
 }
 

@@ -166,6 +166,35 @@ rv_FindColumn(TupleDesc desc, const char *name)
 }
 
 /*
+ * Starts running code as owner the way PostgreSQL's maintenance commands
+ * run a table owner's code: a restricted operation (plus sec_flags), in a
+ * GUC nest level of its own with search_path pinned to pg_catalog and
+ * pg_temp, so nothing the caller put in a schema or in pg_temp is looked
+ * up.  What was there before goes into *save for rv_EndAsOwner(); an
+ * error in between is undone by the transaction's abort.
+ */
+void
+rv_BeginAsOwner(Oid owner, int sec_flags, RvAsOwner *save)
+{
+	GetUserIdAndSecContext(&save->userid, &save->sec_context);
+	SetUserIdAndSecContext(owner,
+						   save->sec_context | SECURITY_LOCAL_USERID_CHANGE |
+						   SECURITY_RESTRICTED_OPERATION | sec_flags);
+	save->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+}
+
+/* Returns to what rv_BeginAsOwner() saved in *save. */
+void
+rv_EndAsOwner(const RvAsOwner *save)
+{
+	AtEOXact_GUC(false, save->nestlevel);
+	SetUserIdAndSecContext(save->userid, save->sec_context);
+}
+
+/*
  * Returns the largest version a column of type typid holds, or 0 when
  * versions cannot be kept in that type (only smallint, integer and bigint
  * can).

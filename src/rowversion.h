@@ -79,6 +79,16 @@ extern bool rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n);
 extern void rv_CheckMayClaim(Relation rel, List *ancestors, AttrNumber attnum,
 							 int *state);
 extern AttrNumber rv_FindColumn(TupleDesc desc, const char *name);
+
+/* The user, security context and GUC nest level rv_BeginAsOwner() left. */
+typedef struct RvAsOwner
+{
+	Oid			userid;
+	int			sec_context;
+	int			nestlevel;
+} RvAsOwner;
+extern void rv_BeginAsOwner(Oid owner, int sec_flags, RvAsOwner *save);
+extern void rv_EndAsOwner(const RvAsOwner *save);
 extern int64 rv_VersionTypeMax(Oid typid);
 extern Trigger *rv_FindVersionTrigger(Relation rel, Oid nsp);
 extern void rv_CheckTriggerFires(Relation rel, char tgenabled,

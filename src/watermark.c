@@ -5,11 +5,14 @@
  *	  row version must read next time so that it misses no change.
  *
  * In xact mode a row's version is at least the ID of the transaction that
- * last wrote it plus the database's shift (clock.c).  Every transaction whose changes the calling statement
- * cannot see yet (still running, or committed after its snapshot was taken)
- * has an ID at least the snapshot's xmin; so rows with row_version >= that
- * xmin plus the shift include every change the snapshot missed.  max(row_version) is no
- * such point: a transaction with a smaller ID can commit after it was read.
+ * last wrote it plus the database's shift (clock.c).  Every transaction
+ * whose changes the calling statement cannot see yet (still running, or
+ * committed after its snapshot was taken) has an ID at least the
+ * snapshot's xmin; so rows with row_version >= that xmin plus the shift
+ * include every change the snapshot missed.  (The clock lowers it to what
+ * a move to another cluster would clear, when that is lower.)
+ * max(row_version) is no such point: a transaction with a smaller ID can
+ * commit after it was read.
  *
  *-------------------------------------------------------------------------
  */
