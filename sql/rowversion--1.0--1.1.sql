@@ -88,3 +88,15 @@ SELECT s.system_identifier, 0, pg_catalog.txid_current()
 FROM pg_catalog.pg_control_system() AS s;
 SELECT pg_catalog.setval('rowversion.clock_ceiling',
                          pg_catalog.txid_current() + 1048576);
+
+-- conditional_write(tbl, items, atomic): many conditional writes of one
+-- table in one call, each item {"key": ..., "version": ..., "changes": {...}}
+-- or {"key": ..., "version": ..., "delete": true}; one result row per item,
+-- in the items' order.  Atomic (the default): every item is written or none
+-- is, and every failing item is reported.  Rows are locked in key order.
+CREATE FUNCTION rowversion.conditional_write(tbl regclass, items jsonb,
+                                             atomic boolean DEFAULT true)
+RETURNS TABLE (ordinality bigint, key jsonb, status text, version bigint,
+               current jsonb)
+AS 'MODULE_PATHNAME', 'conditional_write'
+LANGUAGE C VOLATILE;

@@ -141,6 +141,18 @@ RETURNS void
 AS 'MODULE_PATHNAME', 'conditional_delete'
 LANGUAGE C VOLATILE;
 
+-- conditional_write(tbl, items, atomic): many conditional writes of one
+-- table in one call, each item {"key": ..., "version": ..., "changes": {...}}
+-- or {"key": ..., "version": ..., "delete": true}; one result row per item,
+-- in the items' order.  Atomic (the default): every item is written or none
+-- is, and every failing item is reported.  Rows are locked in key order.
+CREATE FUNCTION rowversion.conditional_write(tbl regclass, items jsonb,
+                                             atomic boolean DEFAULT true)
+RETURNS TABLE (ordinality bigint, key jsonb, status text, version bigint,
+               current jsonb)
+AS 'MODULE_PATHNAME', 'conditional_write'
+LANGUAGE C VOLATILE;
+
 -- watermark(): the oldest transaction ID still running in the calling
 -- statement's snapshot, 64-bit.  Save it with a read; read the rows with
 -- row_version >= it next time, and no change committed meanwhile is missed
