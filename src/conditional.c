@@ -22,6 +22,7 @@
 
 #include "access/relation.h"
 #include "access/table.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_type.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
@@ -33,8 +34,12 @@
 PG_FUNCTION_INFO_V1(conditional_update);
 PG_FUNCTION_INFO_V1(conditional_delete);
 
-/* how many conditional writes are in progress in this backend */
-static int	rv_active = 0;
+/*
+ * How many conditional writes (conditional_update, conditional_delete,
+ * conditional_write) are in progress in this backend; a write that starts
+ * while another is in progress plans without the cache.
+ */
+int			rv_active = 0;
 
 /*
  * Describes the key as "(a, b)=(1, x)" for an error's DETAIL, or returns
@@ -70,31 +75,52 @@ rv_KeyDescription(Relation rel, const RvTarget *target, Datum *values)
 }
 
 /*
- * Reports that a conditional UPDATE stored a row of relation relid (the
- * table or the partition the row is in) without its row trigger assigning
- * the next version.  nsp is the extension's schema.
+ * Reports that a conditional UPDATE of table named (the table the caller
+ * named, locked) stored a row without the row trigger assigning the next
+ * version: names the table or partition whose trigger is missing or does
+ * not fire, else a trigger that may have written the version back.  The
+ * partition is looked for here, not returned by the UPDATE: tableoid takes
+ * SELECT on the whole table, which a caller with column privileges lacks.
+ * nsp is the extension's schema.
  */
-static pg_noreturn void
-rv_ReportNotVersioned(Oid relid, Oid nsp)
+pg_noreturn void
+rv_ReportNotVersioned(Relation named, Oid nsp)
 {
-	Relation	rel = table_open(relid, NoLock);	/* written: locked */
-	Trigger    *tg = rv_FindVersionTrigger(rel, nsp);
+	List	   *relids = list_make1_oid(RelationGetRelid(named));
+	ListCell   *lc;
+	const char *tgname = RV_TRIGGER_NAME;
 
-	if (tg == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("row versions of table \"%s\" are not being kept",
-						RelationGetRelationName(rel)),
-				 errdetail("It has no row trigger of rowversion.enable()."),
-				 errtable(rel)));
-	rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname, RV_TRIGGER_CONDITIONAL(tg));
+	if (named->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		relids = find_all_inheritors(RelationGetRelid(named), AccessShareLock, NULL);
+	foreach(lc, relids)
+	{
+		Relation	rel = table_open(lfirst_oid(lc), AccessShareLock);
+		Trigger    *tg;
+
+		if (rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE)
+		{
+			table_close(rel, AccessShareLock);
+			continue;
+		}
+		tg = rv_FindVersionTrigger(rel, nsp);
+		if (tg == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("row versions of table \"%s\" are not being kept",
+							RelationGetRelationName(rel)),
+					 errdetail("It has no row trigger of rowversion.enable()."),
+					 errtable(rel)));
+		rv_CheckTriggerFires(rel, tg->tgenabled, tg->tgname, RV_TRIGGER_CONDITIONAL(tg));
+		tgname = pstrdup(tg->tgname);
+		table_close(rel, AccessShareLock);
+	}
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("row versions of table \"%s\" are not being kept",
-					RelationGetRelationName(rel)),
+					RelationGetRelationName(named)),
 			 errdetail("The row was stored at the version it was claimed at; a trigger that fires after \"%s\" may have written it back.",
-					   tg->tgname),
-			 errtable(rel)));
+					   tgname),
+			 errtable(named)));
 	pg_unreachable();
 }
 
@@ -228,10 +254,7 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 			 * at the same version would pass.
 			 */
 			if (result == expected)
-				rv_ReportNotVersioned(DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-																	 SPI_tuptable->tupdesc,
-																	 2, &isnull)),
-									  get_func_namespace(fn_oid));
+				rv_ReportNotVersioned(rel, get_func_namespace(fn_oid));
 		}
 	}
 	if (!written)

@@ -6,6 +6,7 @@
  *	  table, and the entries of the plan cache that hold both.
  *
  *	  conditional.c   the write itself (the SQL-callable functions)
+ *	  conditionalwrite.c  many writes of one table in one call
  *	  plancache.c     the statements, prepared and cached per table
  *	  jsoninput.c     keys and changes read from JSON into Datums
  *
@@ -27,7 +28,12 @@ typedef enum RvStatement
 {
 	RV_STMT_UPDATE,				/* the conditional UPDATE ... RETURNING */
 	RV_STMT_DELETE,				/* the conditional DELETE */
-	RV_STMT_FIND				/* SELECT of the row's version by key */
+	RV_STMT_FIND,				/* SELECT of the row's version by key */
+	RV_STMT_LOCK,				/* the same, FOR NO KEY UPDATE */
+	RV_STMT_LOCK_KEY,			/* the same, FOR UPDATE */
+	RV_STMT_CURRENT				/* the row's version and the columns
+								 * named (those the caller may SELECT) as
+								 * a jsonb object, by key */
 } RvStatement;
 
 /* Identifies a cached plan; memset to zero before filling (hashed as bytes). */
@@ -49,6 +55,9 @@ typedef struct RvTarget
 	AttrNumber	keyattnums[INDEX_MAX_KEYS];
 	Oid			keytypes[INDEX_MAX_KEYS];
 	bool		keyjson[INDEX_MAX_KEYS];	/* json or jsonb (or a domain over one) */
+	Oid			keycmp[INDEX_MAX_KEYS];	/* the key index's btree comparison
+										 * functions, and their collations */
+	Oid			keycoll[INDEX_MAX_KEYS];
 	AttrNumber	version_attnum; /* the version column */
 	int64		version_max;	/* largest value its type holds */
 	char		tgenabled;		/* the row trigger's pg_trigger.tgenabled */
@@ -94,6 +103,10 @@ extern RvPlanEntry *rv_GetStatement(Relation rel, Oid fn_oid, RvStatement stmt,
 									int ncols, const AttrNumber *cols,
 									bool nested, RvPlanEntry *scratch);
 extern void rv_ReleaseEntry(RvPlanEntry *entry);
+
+/* conditional.c */
+extern pg_noreturn void rv_ReportNotVersioned(Relation named, Oid nsp);
+extern int	rv_active;
 
 /* jsoninput.c */
 extern AttrNumber *rv_ChangedColumns(Relation rel, Jsonb *changes, int *ncols);

@@ -57,9 +57,6 @@ PG_FUNCTION_INFO_V1(disable);
 PG_FUNCTION_INFO_V1(propagate);
 PG_FUNCTION_INFO_V1(stop_propagating);
 
-/* The name enable() gives the row trigger. */
-#define RV_TRIGGER_NAME		"zz_rowversion"
-
 /* A table that one of the functions was asked to change. */
 typedef struct RvTable
 {

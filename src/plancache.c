@@ -7,7 +7,12 @@
  *	 UPDATE [ONLY] "s"."t" AS t SET "c" = $5, ..., "row_version" = $2
  *	  WHERE t."k" OPERATOR(<schema>.=) $1 (cast as the operator needs)
  *	    AND t."row_version" = $2
- *	 RETURNING t."row_version", t.tableoid
+ *	 RETURNING t."row_version"
+ *
+ * and the DELETE, the SELECT of the row's version (also FOR [NO KEY]
+ * UPDATE, which conditional_write() locks its rows with) and the SELECT of
+ * the row as jsonb that conditional_write() reports a conflict with, all
+ * by the same key qualification.
  *
  * Each changed column's new value arrives as a parameter of its own type
  * (jsoninput.c converts it); array and composite columns are converted in
@@ -27,6 +32,7 @@
 
 #include "access/genam.h"
 #include "access/htup_details.h"
+#include "access/nbtree.h"
 #include "access/stratnum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
@@ -118,6 +124,14 @@ rv_DescribeTarget(Relation rel, Oid fn_oid, RvPlanEntry *entry)
 		target->keyattnums[i] = attnum;
 		target->keytypes[i] = att->atttypid;
 		target->keyjson[i] = rv_IsJsonType(att->atttypid);
+		target->keycmp[i] = get_opfamily_proc(index->rd_opfamily[i],
+											  index->rd_opcintype[i],
+											  index->rd_opcintype[i],
+											  BTORDER_PROC);
+		if (!OidIsValid(target->keycmp[i]))
+			elog(ERROR, "missing comparison function for type %u in operator family %u",
+				 index->rd_opcintype[i], index->rd_opfamily[i]);
+		target->keycoll[i] = index->rd_indcollation[i];
 		getTypeInputInfo(att->atttypid, &infunc, &entry->keyioparams[i]);
 		fmgr_info_cxt(infunc, &entry->keyinputs[i], entry->cxt);
 	}
@@ -251,6 +265,20 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 			appendStringInfo(&sql, "DELETE FROM %s%s AS t", only, qrel);
 			nargs = vparam;
 			break;
+		case RV_STMT_CURRENT:
+			/* r's columns are named as the table's: to_jsonb(r) keys them */
+			appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8, pg_catalog.to_jsonb(r) "
+							 "FROM %s%s AS t CROSS JOIN LATERAL (SELECT ",
+							 vcol, only, qrel);
+			for (i = 0; i < ncols; i++)
+			{
+				const char *name = quote_identifier(NameStr(TupleDescAttr(desc, cols[i] - 1)->attname));
+
+				appendStringInfo(&sql, "%st.%s AS %s", i > 0 ? ", " : "", name, name);
+			}
+			appendStringInfoString(&sql, ") AS r");
+			nargs = target->nkeys;
+			break;
 		default:
 			appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8 FROM %s%s AS t",
 							 vcol, only, qrel);
@@ -259,10 +287,24 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 	}
 	appendStringInfoString(&sql, " WHERE ");
 	rv_AppendKeyQual(&sql, rel, target);
-	if (entry->key.stmt != RV_STMT_FIND)
-		appendStringInfo(&sql, " AND t.%s OPERATOR(pg_catalog.=) $%d", vcol, vparam);
-	if (entry->key.stmt == RV_STMT_UPDATE)
-		appendStringInfo(&sql, " RETURNING t.%s::pg_catalog.int8, t.tableoid", vcol);
+	switch ((RvStatement) entry->key.stmt)
+	{
+		case RV_STMT_UPDATE:
+			appendStringInfo(&sql, " AND t.%s OPERATOR(pg_catalog.=) $%d", vcol, vparam);
+			appendStringInfo(&sql, " RETURNING t.%s::pg_catalog.int8", vcol);
+			break;
+		case RV_STMT_DELETE:
+			appendStringInfo(&sql, " AND t.%s OPERATOR(pg_catalog.=) $%d", vcol, vparam);
+			break;
+		case RV_STMT_LOCK:
+			appendStringInfoString(&sql, " FOR NO KEY UPDATE OF t");
+			break;
+		case RV_STMT_LOCK_KEY:
+			appendStringInfoString(&sql, " FOR UPDATE OF t");
+			break;
+		default:
+			break;
+	}
 
 	entry->plan = SPI_prepare(sql.data, nargs, argtypes);
 	if (entry->plan == NULL)

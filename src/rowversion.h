@@ -90,6 +90,8 @@ typedef struct RvAsOwner
 extern void rv_BeginAsOwner(Oid owner, int sec_flags, RvAsOwner *save);
 extern void rv_EndAsOwner(const RvAsOwner *save);
 extern int64 rv_VersionTypeMax(Oid typid);
+/* The name enable() gives the row trigger. */
+#define RV_TRIGGER_NAME		"zz_rowversion"
 extern Trigger *rv_FindVersionTrigger(Relation rel, Oid nsp);
 extern void rv_CheckTriggerFires(Relation rel, char tgenabled,
 								 const char *tgname, bool conditional);

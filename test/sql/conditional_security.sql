@@ -96,6 +96,18 @@ DROP OPERATOR public.= (app.email, app.email);
 DROP FUNCTION public.evil_eq(app.email, app.email);
 REVOKE CREATE ON SCHEMA public FROM rv_client;
 
+-- A role with column privileges only (no SELECT on the whole table) writes
+-- conditionally: the statement names no column it may not read.
+CREATE TABLE app.colpriv (id int PRIMARY KEY, note text, secret text);
+SELECT rowversion.enable('app.colpriv', mode => 'counter');
+INSERT INTO app.colpriv VALUES (1, 'n', 's');
+GRANT SELECT (id, note, row_version), UPDATE (note, row_version) ON app.colpriv TO rv_client;
+SET ROLE rv_client;
+SELECT rowversion.conditional_update('app.colpriv', 1, 1, '{"note": "by column"}');
+SELECT code FROM rvtest.error($$SELECT rowversion.conditional_update('app.colpriv', 1, 2, '{"secret": "x"}')$$);
+RESET ROLE;
+SELECT * FROM app.colpriv;
+
 DROP SCHEMA evil CASCADE;
 DROP SCHEMA app CASCADE;
 DROP EXTENSION citext;
