@@ -102,6 +102,25 @@ SELECT * FROM rowversion.conditional_write('rvtest.cw_part', $$[
   {"key": 1, "version": 1, "changes": {"id": 15}},
   {"key": 12, "version": 2, "delete": true}]$$, false);
 SELECT tableoid::regclass, * FROM rvtest.cw_part ORDER BY id;
+-- ...atomic too: rows of both partitions locked, then written.
+SELECT * FROM rowversion.conditional_write('rvtest.cw_part', $$[
+  {"key": 15, "version": 2, "changes": {"v": "A"}},
+  {"key": 12, "version": 1, "delete": true},
+  {"key": 11, "version": 2, "changes": {"id": 5}}]$$);
+SELECT tableoid::regclass, * FROM rvtest.cw_part ORDER BY id;
+
+-- A trigger that skips the write of a row locked at its version: not
+-- found when not atomic; atomic, the whole call fails (RV003), since other
+-- items may already be written.
+CREATE FUNCTION rvtest.cw_skip() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN RETURN CASE WHEN OLD.id = 2 THEN NULL ELSE NEW END; END $$;
+CREATE TRIGGER a_skip BEFORE UPDATE ON rvtest.cw FOR EACH ROW EXECUTE FUNCTION rvtest.cw_skip();
+SELECT ordinality, key, status, version, current FROM rowversion.conditional_write('rvtest.cw',
+  '[{"key": 1, "version": 2, "changes": {"name": "one"}}, {"key": 2, "version": 2, "changes": {"name": "skipped"}}]', false);
+SELECT * FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw', '[{"key": 1, "version": 3, "changes": {"name": "uno"}}, {"key": 2, "version": 2, "changes": {"name": "skipped"}}]')$$);
+SELECT id, name, row_version FROM rvtest.cw WHERE id <= 2 ORDER BY id;
+DROP TRIGGER a_skip ON rvtest.cw;
+DROP FUNCTION rvtest.cw_skip();
 
 -- Column privileges and row-level security on "current": only the columns
 -- the caller may SELECT, and a row a policy hides is not found.
