@@ -565,6 +565,21 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 
 	if (atomic)
 	{
+		/*
+		 * SELECT ... FOR UPDATE takes UPDATE on some column, even to lock
+		 * a row the item deletes: said here, not as a failed lock.
+		 */
+		if (pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_UPDATE) != ACLCHECK_OK &&
+			pg_attribute_aclcheck_all(RelationGetRelid(rel), GetUserId(), ACL_UPDATE,
+									  ACLMASK_ANY) != ACLCHECK_OK)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("permission denied to lock rows of table \"%s\"",
+							RelationGetRelationName(rel)),
+					 errdetail("An atomic conditional_write locks its rows first, which takes UPDATE on a column of the table."),
+					 errhint("Pass atomic => false, or write each row with rowversion.conditional_delete()."),
+					 errtable(rel)));
+
 		/* lock every row in key order, and compare its version */
 		for (i = 0; i < n; i++)
 		{

@@ -143,6 +143,16 @@ SELECT code FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvte
 SELECT code FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw_sec', '[{"key": 1, "version": 3, "changes": {"secret": "x"}}]')$$);
 RESET ROLE;
 SELECT id, note, row_version FROM rvtest.cw_sec ORDER BY id;
+-- A role that may only delete: atomic mode's lock takes UPDATE, so it is
+-- refused up front; not atomic, the rows are deleted.
+CREATE ROLE rv_cw_deleter;
+GRANT SELECT, DELETE ON rvtest.cw_line TO rv_cw_deleter;
+SET ROLE rv_cw_deleter;
+SELECT * FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw_line', '[{"key": {"order_id": 1, "line": 1}, "version": 1, "delete": true}]')$$);
+SELECT status FROM rowversion.conditional_write('rvtest.cw_line', '[{"key": {"order_id": 1, "line": 1}, "version": 1, "delete": true}]', false);
+RESET ROLE;
+REVOKE ALL ON rvtest.cw_line FROM rv_cw_deleter;
+DROP ROLE rv_cw_deleter;
 
 -- A table that keeps no versions, and one whose trigger is disabled.
 CREATE TABLE rvtest.cw_plain (id int PRIMARY KEY);
