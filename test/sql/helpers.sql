@@ -18,6 +18,7 @@ CREATE TEMP TABLE documented (fn) AS VALUES
   ('rowversion.conditional_update(regclass,text,bigint,jsonb)'),
   ('rowversion.conditional_delete(regclass,"any",bigint)'),
   ('rowversion.conditional_delete(regclass,text,bigint)'),
+  ('rowversion.conditional_write(regclass,jsonb,boolean)'),
   ('rowversion.etag(bigint)'),
   ('rowversion.etag_version(text)'),
   ('rowversion.if_match(text,bigint)'),
