@@ -12,7 +12,7 @@ SET ROLE rv_plain;
 SELECT rolsuper FROM pg_roles WHERE rolname = current_user;
 
 CREATE TEMP TABLE documented (fn) AS VALUES
-  ('rowversion.enable(regclass,name,text,boolean,name[])'),
+  ('rowversion.enable(regclass,name,text,boolean,name[],boolean)'),
   ('rowversion.disable(regclass,boolean)'),
   ('rowversion.conditional_update(regclass,"any",bigint,jsonb)'),
   ('rowversion.conditional_update(regclass,text,bigint,jsonb)'),
