@@ -57,14 +57,21 @@ LANGUAGE C;
 -- One row per enabled table (a partitioned table once, not its partitions),
 -- with the options enable() was given.  Only BEFORE ROW triggers with the
 -- arguments enable() writes are listed, so a hand-made trigger with odd
--- arguments cannot break the view.
+-- arguments cannot break the view.  The arguments (src/options.c): the
+-- version column, the mode, require_version, the ignore_columns up to an
+-- empty argument, and after it the options that are not their default
+-- ("enforce=false").
 CREATE VIEW rowversion.tables AS
   SELECT t.tgrelid::pg_catalog.regclass AS tbl,
          a.args[1]::pg_catalog.name AS version_column,
          a.args[2] AS mode,
          CASE WHEN a.args[3] OPERATOR(pg_catalog.=) 'true' THEN true
               WHEN a.args[3] OPERATOR(pg_catalog.=) 'false' THEN false END AS require_version,
-         a.args[4:]::pg_catalog.name[] AS ignore_columns
+         a.args[4:COALESCE(o.separator OPERATOR(pg_catalog.-) 1,
+                                      pg_catalog.cardinality(a.args))]::pg_catalog.name[] AS ignore_columns,
+         NOT COALESCE('enforce=false' OPERATOR(pg_catalog.=)
+                                   ANY (a.args[o.separator OPERATOR(pg_catalog.+) 1:]),
+                                 false) AS enforce
   FROM pg_catalog.pg_trigger AS t,
        -- The trigger's arguments: tgargs holds each one followed by a zero
        -- byte.  Only pg_catalog's functions decode them, so every role
@@ -79,7 +86,9 @@ CREATE VIEW rowversion.tables AS
                 FROM (SELECT g.e, pg_catalog.lag(g.e, 1, -1) OVER (ORDER BY g.e) AS s
                       FROM pg_catalog.generate_series(
                              0, pg_catalog.length(t.tgargs) OPERATOR(pg_catalog.-) 1) AS g(e)
-                      WHERE pg_catalog.get_byte(t.tgargs, g.e) OPERATOR(pg_catalog.=) 0) AS z) AS a
+                      WHERE pg_catalog.get_byte(t.tgargs, g.e) OPERATOR(pg_catalog.=) 0) AS z) AS a,
+       -- where the ignore_columns end: the empty argument, if any
+       LATERAL (SELECT pg_catalog.array_position(a.args, ''::pg_catalog.text, 4) AS separator) AS o
   WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.version_trigger()'::pg_catalog.regprocedure
     AND t.tgparentid OPERATOR(pg_catalog.=) 0
     -- BEFORE ... FOR EACH ROW
@@ -88,18 +97,52 @@ CREATE VIEW rowversion.tables AS
 
 GRANT SELECT ON rowversion.tables TO PUBLIC;
 
--- enable(tbl, version_column, mode, require_version, ignore_columns): keeps
--- row versions of tbl.  Adds the version column when missing (filled for
--- existing rows), checks it when present, and installs the row trigger
--- zz_rowversion with the options as its arguments; idempotent, and called
--- again with other options it changes them (src/manage.c).  Not STRICT: a
--- NULL argument is an error.
+-- What tables in log-only mode (enable()'s enforce => false) let through
+-- (src/conflicts.c): each transaction that commits after counting adds one
+-- row per table, so writers only insert and never wait for each other.
+-- tbl is the table rowversion.tables lists (a partitioned table for its
+-- partitions).  enable() starts a table's counting over with a row of no
+-- counts when it goes into log-only mode; disable() deletes its rows.
+-- Only the extension's owner writes it; PUBLIC reads the sums through
+-- rowversion.conflicts.  Not dumped: table OIDs do not survive a restore.
+CREATE TABLE rowversion.conflict_counts (
+    tbl pg_catalog.oid NOT NULL,
+    conflicts bigint NOT NULL,
+    versions_missing bigint NOT NULL,
+    at pg_catalog.timestamptz NOT NULL
+);
+
+-- One row per enabled table that has counts: stale claims and failed
+-- If-Match preconditions (conflicts) and updates without a version under
+-- require_version (versions_missing) let through since counting started.
+-- The tables are those rowversion.tables lists, to whoever may read it.
+CREATE VIEW rowversion.conflicts AS
+  SELECT t.tbl,
+         pg_catalog.sum(c.conflicts)::bigint AS conflicts,
+         pg_catalog.sum(c.versions_missing)::bigint AS versions_missing,
+         pg_catalog.min(c.at) AS since
+  FROM rowversion.conflict_counts AS c
+  JOIN rowversion.tables AS t
+    ON t.tbl::pg_catalog.oid OPERATOR(pg_catalog.=) c.tbl
+  GROUP BY t.tbl;
+
+GRANT SELECT ON rowversion.conflicts TO PUBLIC;
+
+-- enable(tbl, version_column, mode, require_version, ignore_columns,
+-- enforce): keeps row versions of tbl.  Adds the version column when
+-- missing (filled for existing rows), checks it when present, and installs
+-- the row trigger zz_rowversion with the options as its arguments;
+-- idempotent, and called again with other options it changes them
+-- (src/manage.c).  enforce => false is the log-only mode: conflicts warn
+-- and are counted (rowversion.conflicts) instead of failing the write.
+-- Not STRICT: a NULL argument is an error.
 CREATE FUNCTION rowversion.enable(
   tbl regclass,
   version_column name DEFAULT 'row_version',
   mode text DEFAULT 'xact',
   require_version boolean DEFAULT false,
-  ignore_columns name[] DEFAULT '{}')
+  ignore_columns name[] DEFAULT '{}',
+  enforce boolean DEFAULT true)
 RETURNS void
 AS 'MODULE_PATHNAME', 'enable'
 LANGUAGE C VOLATILE;

@@ -884,11 +884,20 @@ rv_CreateVersionTrigger(RvTable *table, Oid nsp, List *args)
 
 /*
  * rowversion.enable(tbl regclass, version_column name, mode text,
- *					  require_version boolean, ignore_columns name[])
+ *					  require_version boolean, ignore_columns name[],
+ *					  enforce boolean)
  *
  * Keeps row versions of table tbl: adds or checks the version column and
  * installs the row trigger with the given options as its arguments.
- * Idempotent; called again with other options it changes them.
+ * Idempotent; called again with other options it changes them.  Called
+ * through 1.0's SQL declaration, without enforce, it enforces.
+ *
+ * Counting in rowversion.conflict_counts starts over (the table's earlier
+ * rows deleted, a row of no counts added) when the table goes into
+ * log-only mode: enforce => false on a table that was not enabled or was
+ * enforcing.  A table that was not enabled also loses rows left by a
+ * dropped table whose OID it has.  Going back to enforcing keeps the
+ * counts.
  */
 Datum
 enable(PG_FUNCTION_ARGS)
@@ -899,7 +908,10 @@ enable(PG_FUNCTION_ARGS)
 	Relation	rel;
 	const char *mode;
 	RvOptions	options;
+	RvOptions	previous;
 	RvTriggerRow *current;
+	bool		was_enabled;
+	bool		was_enforcing;
 
 	rv_CheckNotNull(fcinfo, 0, "tbl");
 	rv_CheckNotNull(fcinfo, 1, "version_column");
@@ -913,6 +925,12 @@ enable(PG_FUNCTION_ARGS)
 	options.version_column = NameStr(*PG_GETARG_NAME(1));
 	mode = text_to_cstring(PG_GETARG_TEXT_PP(2));
 	options.require_version = PG_GETARG_BOOL(3);
+	options.enforce = true;
+	if (PG_NARGS() > 5)
+	{
+		rv_CheckNotNull(fcinfo, 5, "enforce");
+		options.enforce = PG_GETARG_BOOL(5);
+	}
 
 	rv_CheckTable(PG_GETARG_OID(0), &table);
 	vfunc = rv_ExtensionFunction(nsp, "version_trigger");
@@ -933,6 +951,11 @@ enable(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_NAME),
 				 errmsg("version column name cannot be empty")));
 	current = rv_FindOwnVersionTrigger(table.relid, vfunc);
+	was_enabled = current != NULL;
+	/* (a trigger with arguments enable() did not write enforced nothing) */
+	was_enforcing = current == NULL ||
+		rv_DecodeArguments(current->nargs, current->args, &previous) != NULL ||
+		previous.enforce;
 	rv_CheckVersionColumnChange(&table, rel, current, options.version_column);
 	rv_ReadIgnoredColumns(&table, rel, PG_GETARG_ARRAYTYPE_P(4), &options);
 
@@ -951,6 +974,9 @@ enable(PG_FUNCTION_ARGS)
 	rv_DropOtherVersionTriggers(&table, vfunc, RV_TRIGGER_NAME);
 	rv_WarnTriggersAfter(table.relid, nsp);
 
+	if (!was_enabled || (was_enforcing && !options.enforce))
+		rv_ResetConflictCounts(table.relid, !options.enforce);
+
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_VOID();
@@ -959,7 +985,8 @@ enable(PG_FUNCTION_ARGS)
 /*
  * rowversion.disable(tbl regclass, drop_column boolean)
  *
- * Removes table tbl's row trigger, and with drop_column its version column.
+ * Removes table tbl's row trigger, and with drop_column its version column,
+ * and forgets the table's counts in rowversion.conflict_counts.
  */
 Datum
 disable(PG_FUNCTION_ARGS)
@@ -986,6 +1013,7 @@ disable(PG_FUNCTION_ARGS)
 	if (PG_GETARG_BOOL(1) && current->nargs >= 1)
 		rv_Execute(psprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s",
 							table.qualified, quote_identifier(current->args[RV_ARG_VERSION_COLUMN])));
+	rv_ResetConflictCounts(table.relid, false);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	PG_RETURN_VOID();

@@ -8,12 +8,23 @@
  *	 1: the mode's name (RvMode: "xact" or "counter")
  *	 2: require_version, "true" or "false"
  *	 3 and later: the ignore_columns, one name each
+ *	 then, only when an option added after 1.0 differs from its default:
+ *	   an empty string, which ends the ignore_columns (no column's name is
+ *	   empty), and after it one "name=value" argument per such option:
+ *	   "enforce=false" (enforce => false, the log-only mode)
  *
- * Arguments travel with the trigger through pg_dump and to the clones that
- * PostgreSQL makes on partitions.  enable() writes them with
- * rv_TriggerArguments(), every C reader reads them with rv_ReadOptions()
- * or rv_VersionColumnName(), and the view rowversion.tables decodes the
- * same positions in SQL.  What a mode means is modes.h's.
+ * Options are written only when they are not the default, so the trigger
+ * of a table enabled with 1.1's defaults is byte for byte the trigger 1.0
+ * made, and a 1.0 trigger (or one from a 1.0 dump) reads as the defaults.
+ * An option after the separator that this library does not know is an
+ * error, as any other argument enable() could not have written is.
+ *
+ * Arguments travel with the trigger through pg_dump, to the clones that
+ * PostgreSQL makes on partitions and to replicas.  enable() writes them
+ * with rv_TriggerArguments(), every C reader reads them with
+ * rv_ReadOptions() or rv_VersionColumnName(), and the view
+ * rowversion.tables decodes the same positions in SQL.  What a mode means
+ * is modes.h's.
  *
  *-------------------------------------------------------------------------
  */
@@ -86,22 +97,67 @@ rv_ReportBadArguments(Trigger *tg, Relation rel, const char *detail)
 }
 
 /*
+ * Reads the options that the nargs trigger arguments args carry into
+ * *options, whose strings point into args.  Returns NULL, or when the
+ * arguments are not ones enable() could have written, a sentence saying
+ * what is wrong with them.
+ */
+const char *
+rv_DecodeArguments(int nargs, char **args, RvOptions *options)
+{
+	int			end = nargs;
+	bool		seen_enforce = false;
+	int			i;
+
+	if (nargs < RV_ARG_IGNORED)
+		return "Expected at least 3 arguments.";
+	options->version_column = args[RV_ARG_VERSION_COLUMN];
+	if (!rv_ModeFromName(args[RV_ARG_MODE], &options->mode))
+		return psprintf("The mode must be %s.", rv_ModeNames("or"));
+	if (!parse_bool(args[RV_ARG_REQUIRE_VERSION], &options->require_version))
+		return "require_version must be \"true\" or \"false\".";
+	options->enforce = true;
+
+	/* the ignore_columns end at the separator, if there is one */
+	for (i = RV_ARG_IGNORED; i < nargs; i++)
+	{
+		if (args[i][0] == '\0')
+		{
+			end = i;
+			break;
+		}
+	}
+	options->nignored = end - RV_ARG_IGNORED;
+	options->ignored = args + RV_ARG_IGNORED;
+
+	/* the options after it, each once, with the values enable() writes */
+	if (end == nargs - 1)
+		return "No option follows the empty argument.";
+	for (i = end + 1; i < nargs; i++)
+	{
+		if (strcmp(args[i], RV_OPTION_ENFORCE "=true") != 0 &&
+			strcmp(args[i], RV_OPTION_ENFORCE "=false") != 0)
+			return psprintf("\"%s\" is not an option rowversion.enable() writes.",
+							args[i]);
+		if (seen_enforce)
+			return "Option \"" RV_OPTION_ENFORCE "\" is given more than once.";
+		seen_enforce = true;
+		options->enforce = strcmp(args[i], RV_OPTION_ENFORCE "=true") == 0;
+	}
+	return NULL;
+}
+
+/*
  * Reads the options of row trigger tg on rel into *options, whose strings
  * point into tg.  Arguments enable() could not have written are an error.
  */
 void
 rv_ReadOptions(Trigger *tg, Relation rel, RvOptions *options)
 {
-	if (tg->tgnargs < RV_ARG_IGNORED)
-		rv_ReportBadArguments(tg, rel, "Expected at least 3 arguments.");
-	options->version_column = tg->tgargs[RV_ARG_VERSION_COLUMN];
-	if (!rv_ModeFromName(tg->tgargs[RV_ARG_MODE], &options->mode))
-		rv_ReportBadArguments(tg, rel, psprintf("The mode must be %s.",
-												rv_ModeNames("or")));
-	if (!parse_bool(tg->tgargs[RV_ARG_REQUIRE_VERSION], &options->require_version))
-		rv_ReportBadArguments(tg, rel, "require_version must be \"true\" or \"false\".");
-	options->nignored = tg->tgnargs - RV_ARG_IGNORED;
-	options->ignored = tg->tgargs + RV_ARG_IGNORED;
+	const char *detail = rv_DecodeArguments(tg->tgnargs, tg->tgargs, options);
+
+	if (detail != NULL)
+		rv_ReportBadArguments(tg, rel, detail);
 }
 
 /*
@@ -115,8 +171,8 @@ rv_VersionColumnName(Trigger *tg)
 }
 
 /*
- * Returns the arguments that carry options, as a list of C strings in
- * their positions, for CREATE TRIGGER.
+ * Returns the arguments that carry options, in the form the header of
+ * this file describes, as a list of C strings, for CREATE TRIGGER.
  */
 List *
 rv_TriggerArguments(const RvOptions *options)
@@ -129,5 +185,12 @@ rv_TriggerArguments(const RvOptions *options)
 	args = lappend(args, pstrdup(options->require_version ? "true" : "false"));
 	for (i = 0; i < options->nignored; i++)
 		args = lappend(args, pstrdup(options->ignored[i]));
+
+	/* options added after 1.0, only when not their default */
+	if (!options->enforce)
+	{
+		args = lappend(args, pstrdup(""));
+		args = lappend(args, pstrdup(RV_OPTION_ENFORCE "=false"));
+	}
 	return args;
 }

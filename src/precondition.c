@@ -160,8 +160,12 @@ rv_FindPrecondition(Oid relid)
 /*
  * Checks the preconditions registered for rel and for the tables its rows
  * belong to (ancestors, rv_Ancestors(rel)) against a row at version
- * current, which the caller has locked: raises RV001 when one does not
- * hold.  Returns whether any applied.
+ * current, which the caller has locked: one that does not hold raises
+ * RV001, or with enforce false (a table in log-only mode) warns, is
+ * counted as a conflict and sets *failed, and the write goes on.  Returns
+ * whether any applied; one that applied counts as a claim for
+ * require_version even when it failed in log-only mode (the row is
+ * reported once).
  *
  * Only the client's own writes are checked.  They are told apart by the
  * trigger depth: PostgreSQL counts the trigger functions running in the
@@ -177,12 +181,14 @@ rv_FindPrecondition(Oid relid)
  */
 bool
 rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
-					  int64 current, bool current_isnull)
+					  int64 current, bool current_isnull, bool enforce,
+					  bool *failed)
 {
 	List	   *headers = NIL;
 	RvPrecondition *p;
 	ListCell   *lc;
 
+	*failed = false;
 	p = rv_FindPrecondition(RelationGetRelid(rel));
 	if (p != NULL && p->header != NULL)
 		headers = lappend(headers, p);
@@ -206,8 +212,12 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 		p = (RvPrecondition *) lfirst(lc);
 		if (rv_etag_header_match(p->header, p->len, !current_isnull,
 								 current, 0) != RV_ETAG_MATCH)
-			rv_ReportPreconditionFailed(rel, attnum, p->header,
-										current, current_isnull);
+		{
+			rv_HandlePreconditionFailed(rel, attnum, p->header,
+										current, current_isnull, enforce);
+			*failed = true;
+			break;
+		}
 	}
 	list_free(headers);
 	return true;

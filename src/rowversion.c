@@ -3,7 +3,8 @@
  * rowversion.c
  *	  Module entry point: the module magic, the rowversion.* settings, and
  *	  the reporters of the extension's own error conditions, whose SQLSTATE
- *	  depends on rowversion.sqlstate_style.
+ *	  depends on rowversion.sqlstate_style (and whose level, for a table in
+ *	  log-only mode, is a warning).
  *
  *-------------------------------------------------------------------------
  */
@@ -367,15 +368,25 @@ rv_CheckMayClaim(Relation rel, List *ancestors, AttrNumber attnum, int *state)
 }
 
 /*
+ * The level of a conflict or of a missing version on a table whose row
+ * trigger enforces (ERROR) or only logs them (WARNING: enable()'s
+ * enforce => false).  A warning carries what the error would have: the
+ * same SQLSTATE, message, DETAIL, HINT and object fields.
+ */
+#define RV_LEVEL(enforce)	((enforce) ? ERROR : WARNING)
+
+/*
  * Reports that the version a writer expected or claimed is not the row's
- * current one (RV001, or PT412).  The row's key is not shown, and its
- * current version only to a caller who may read the version column.
+ * current one (RV001, or PT412): an error when enforce, else a warning,
+ * counted for the table (conflicts.c), after which the caller lets the
+ * write go on.  The row's key is not shown, and its current version only
+ * to a caller who may read the version column.
  */
 void
-rv_ReportConflict(Relation rel, AttrNumber attnum,
-				  int64 expected, int64 current, bool current_isnull)
+rv_HandleConflict(Relation rel, AttrNumber attnum, int64 expected,
+				  int64 current, bool current_isnull, bool enforce)
 {
-	ereport(ERROR,
+	ereport(RV_LEVEL(enforce),
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT),
 			 errmsg("row version conflict on table \"%s\"",
@@ -389,17 +400,31 @@ rv_ReportConflict(Relation rel, AttrNumber attnum,
 					   (long long) expected, (long long) current),
 			 errhint("Read the row again and reapply the change."),
 			 errtablecol(rel, attnum)));
+	rv_CountConflict(rel, RV_COUNT_CONFLICT);
+}
+
+/*
+ * Raises RV001 (or PT412), whatever the table's enforce: the conflicts of
+ * explicit conditional writes (conditional_update(), conditional_delete()),
+ * which exist to fail and are never only logged.
+ */
+void
+rv_ReportConflict(Relation rel, AttrNumber attnum,
+				  int64 expected, int64 current, bool current_isnull)
+{
+	rv_HandleConflict(rel, attnum, expected, current, current_isnull, true);
 	pg_unreachable();
 }
 
 /*
  * Reports a row that an If-Match precondition registered with
- * expect_match() does not hold for (RV001, or PT412).
+ * expect_match() does not hold for (RV001, or PT412): an error when
+ * enforce, else a warning counted as a conflict (rv_HandleConflict()).
  */
 void
-rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
+rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 							const char *header, int64 current,
-							bool current_isnull)
+							bool current_isnull, bool enforce)
 {
 	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
 		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
@@ -409,7 +434,7 @@ rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
 		header = psprintf("%s...", pnstrdup(header, pg_mbcliplen(header, strlen(header),
 																  RV_HEADER_SHOWN)));
 
-	ereport(ERROR,
+	ereport(RV_LEVEL(enforce),
 			(errcode(code),
 			 errmsg("row version conflict on table \"%s\"",
 					RelationGetRelationName(rel)),
@@ -423,17 +448,18 @@ rv_ReportPreconditionFailed(Relation rel, AttrNumber attnum,
 					   header, (long long) current),
 			 errhint("Read the row again and reapply the change."),
 			 errtablecol(rel, attnum)));
-	pg_unreachable();
+	rv_CountConflict(rel, RV_COUNT_CONFLICT);
 }
 
 /*
  * Reports an UPDATE of a require_version table that claimed no version
- * (RV002, or PT428).
+ * (RV002, or PT428): an error when enforce, else a warning counted as a
+ * missing version (rv_HandleConflict()).
  */
 void
-rv_ReportVersionRequired(Relation rel, AttrNumber attnum)
+rv_HandleVersionRequired(Relation rel, AttrNumber attnum, bool enforce)
 {
-	ereport(ERROR,
+	ereport(RV_LEVEL(enforce),
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_REQUIRED : RV_SQLSTATE_REQUIRED),
 			 errmsg("row version required to update table \"%s\"",
@@ -442,7 +468,7 @@ rv_ReportVersionRequired(Relation rel, AttrNumber attnum)
 			 errhint("Set column \"%s\" to the version you read, in the same UPDATE.",
 					 NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),
 			 errtablecol(rel, attnum)));
-	pg_unreachable();
+	rv_CountConflict(rel, RV_COUNT_VERSION_MISSING);
 }
 
 /*

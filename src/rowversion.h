@@ -47,7 +47,10 @@ extern int	rv_sqlstate_style;
 #define RV_ARG_VERSION_COLUMN	0
 #define RV_ARG_MODE				1
 #define RV_ARG_REQUIRE_VERSION	2
-#define RV_ARG_IGNORED			3	/* and each after it */
+#define RV_ARG_IGNORED			3	/* and each after it, up to an empty
+									 * argument; "name=value" options after
+									 * that */
+#define RV_OPTION_ENFORCE		"enforce"
 
 typedef struct RvOptions
 {
@@ -56,10 +59,13 @@ typedef struct RvOptions
 	bool		require_version;
 	int			nignored;
 	char	  **ignored;		/* ignore_columns' names */
+	bool		enforce;		/* false: conflicts warn and are counted */
 } RvOptions;
 
 extern bool rv_ModeFromName(const char *name, RvMode *mode);
 extern const char *rv_ModeNames(const char *conjunction);
+extern const char *rv_DecodeArguments(int nargs, char **args,
+									  RvOptions *options);
 extern void rv_ReadOptions(Trigger *tg, Relation rel, RvOptions *options);
 extern const char *rv_VersionColumnName(Trigger *tg);
 extern List *rv_TriggerArguments(const RvOptions *options);
@@ -98,24 +104,42 @@ extern void rv_CheckTriggerFires(Relation rel, char tgenabled,
 #define RV_TRIGGER_CONDITIONAL(tg) ((tg)->tgqual != NULL || (tg)->tgnattr > 0)
 extern int	rv_TriggerDepth(void);
 
-/* rowversion.c: the three conditions, reported with the style's SQLSTATE */
+/*
+ * rowversion.c: the three conditions, reported with the style's SQLSTATE;
+ * the rv_Handle* ones as an ERROR when enforce, else as a WARNING that is
+ * counted (conflicts.c) and returns.
+ */
+extern void rv_HandleConflict(Relation rel, AttrNumber attnum, int64 expected,
+							  int64 current, bool current_isnull, bool enforce);
 extern pg_noreturn void rv_ReportConflict(Relation rel, AttrNumber attnum,
 										  int64 expected, int64 current,
 										  bool current_isnull);
-extern pg_noreturn void rv_ReportVersionRequired(Relation rel,
-												 AttrNumber attnum);
+extern void rv_HandleVersionRequired(Relation rel, AttrNumber attnum,
+									 bool enforce);
 extern pg_noreturn void rv_ReportNotFound(Relation rel, const char *key);
-extern pg_noreturn void rv_ReportPreconditionFailed(Relation rel,
-													AttrNumber attnum,
-													const char *header,
-													int64 current,
-													bool current_isnull);
+extern void rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
+										const char *header, int64 current,
+										bool current_isnull, bool enforce);
+
+/*
+ * conflicts.c: what log-only tables let through, counted per table and
+ * written to rowversion.conflict_counts when the transaction commits.
+ */
+typedef enum RvCountKind
+{
+	RV_COUNT_CONFLICT,			/* a stale claim or a failed precondition */
+	RV_COUNT_VERSION_MISSING	/* an update without a version */
+} RvCountKind;
+
+extern void rv_CountConflict(Relation rel, RvCountKind kind);
+extern void rv_ResetConflictCounts(Oid relid, bool start_counting);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
 extern void rv_InitPreconditions(void);
 extern bool rv_CheckPreconditions(Relation rel, List *ancestors,
 								  AttrNumber attnum, int64 current,
-								  bool current_isnull);
+								  bool current_isnull, bool enforce,
+								  bool *failed);
 
 #endif							/* ROWVERSION_H */

@@ -4,7 +4,9 @@
  *	  The row trigger that owns a table's version column: it assigns the
  *	  version on INSERT and UPDATE, checks claims and the If-Match
  *	  preconditions of expect_match() (also on DELETE), enforces
- *	  require_version and leaves updates of ignore_columns alone.
+ *	  require_version -- or, on a table in log-only mode, warns about and
+ *	  counts what it would have refused -- and leaves updates of
+ *	  ignore_columns alone.
  *
  * rowversion.enable() creates it as a BEFORE INSERT OR UPDATE OR DELETE ...
  * FOR EACH ROW trigger whose arguments carry the table's options
@@ -51,6 +53,7 @@ typedef struct RvTriggerOptions
 								 * else -1 */
 	RvMode		mode;
 	bool		require_version;
+	bool		enforce;		/* false: log-only, conflicts only warn */
 	Bitmapset  *ignore_cols;	/* numbered like tg_updatedcols; NULL if none */
 	int			compare_state;	/* rv_CheckMayClaim's cache */
 	bool		ancestors_known;	/* whether ancestors is filled in */
@@ -86,6 +89,24 @@ typedef struct RvPendingMove
 static RvPendingMove rv_pending_move;
 
 /*
+ * The row whose UPDATE last failed a precondition on a table in log-only
+ * mode, and was let through with a warning.  When that UPDATE moves the
+ * row to another partition, the DELETE from the old partition that
+ * PostgreSQL runs next (at the same trigger depth, on the same row) is
+ * not checked again: the row is reported once.
+ */
+typedef struct RvWarnedRow
+{
+	bool		valid;
+	int			depth;			/* trigger depth of that UPDATE */
+	FullTransactionId fxid;		/* its top-level transaction */
+	Oid			relid;			/* the relation it updated */
+	ItemPointerData ctid;		/* the row it updated */
+} RvWarnedRow;
+
+static RvWarnedRow rv_warned_row;
+
+/*
  * Parses the options of the firing trigger, resolves them against its
  * relation and caches them in fn_extra.  A version column that is missing
  * or of the wrong type is an error; an ignored column that no longer
@@ -112,6 +133,7 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	opts->relid = RelationGetRelid(rel);
 	opts->mode = options.mode;
 	opts->require_version = options.require_version;
+	opts->enforce = options.enforce;
 
 	opts->attnum = rv_FindColumn(desc, options.version_column);
 	if (opts->attnum == InvalidAttrNumber)
@@ -460,13 +482,15 @@ rv_GetAncestors(FunctionCallInfo fcinfo, RvTriggerOptions *opts, Relation rel)
  * Checks the If-Match preconditions that expect_match() registered for the
  * row's table against the row the statement changes (tuple, which
  * PostgreSQL has locked and re-fetched if a concurrent update got there
- * first), raising RV001 when one does not hold.  Returns whether any
- * applied; see rv_CheckPreconditions() for which statements are checked.
- * Callers test rv_have_preconditions first, the row trigger's fast path.
+ * first), raising RV001 when one does not hold -- or on a table in
+ * log-only mode warning, counting it and setting *failed.  Returns whether
+ * any applied; see rv_CheckPreconditions() for which statements are
+ * checked.  Callers test rv_have_preconditions first, the row trigger's
+ * fast path.
  */
 static bool
 rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
-						 RvTriggerOptions *opts, HeapTuple tuple)
+						 RvTriggerOptions *opts, HeapTuple tuple, bool *failed)
 {
 	Relation	rel = trigdata->tg_relation;
 	int64		current;
@@ -474,7 +498,8 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 
 	current = rv_GetVersion(tuple, RelationGetDescr(rel), opts, &current_isnull);
 	return rv_CheckPreconditions(rel, rv_GetAncestors(fcinfo, opts, rel),
-								 opts->attnum, current, current_isnull);
+								 opts->attnum, current, current_isnull,
+								 opts->enforce, failed);
 }
 
 /*
@@ -523,6 +548,12 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
  * version; any other update without a claim fails on a require_version
  * table, unless an If-Match precondition registered for the table held
  * for the row.  Everything else gets the next version.
+ *
+ * On a table in log-only mode (enable()'s enforce => false) a stale claim,
+ * a failed precondition and a missing version warn and are counted
+ * instead, once per row, and the row is written as an update without a
+ * claim would be: the next version after its current one.  A NULL claim
+ * and a claim the caller may not make stay errors.
  */
 static HeapTuple
 rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
@@ -531,14 +562,27 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	Relation	rel = trigdata->tg_relation;
 	TupleDesc	desc = RelationGetDescr(rel);
 	const Bitmapset *updated = trigdata->tg_updatedcols;
-	bool		preconditioned;
+	bool		preconditioned = false;
+	bool		precondition_failed = false;
 	bool		claimed;
 	int64		current;
 	bool		current_isnull;
 	int64		next;
 
-	preconditioned = rv_have_preconditions &&
-		rv_CheckRowPreconditions(fcinfo, trigdata, opts, trigdata->tg_trigtuple);
+	if (rv_have_preconditions)
+	{
+		preconditioned = rv_CheckRowPreconditions(fcinfo, trigdata, opts,
+												  trigdata->tg_trigtuple,
+												  &precondition_failed);
+		rv_warned_row.valid = precondition_failed;
+		if (precondition_failed)
+		{
+			rv_warned_row.depth = rv_TriggerDepth();
+			rv_warned_row.fxid = GetTopFullTransactionId();
+			rv_warned_row.relid = RelationGetRelid(rel);
+			rv_warned_row.ctid = trigdata->tg_trigtuple->t_self;
+		}
+	}
 	claimed = bms_is_member(opts->attnum - FirstLowInvalidHeapAttributeNumber,
 							updated);
 	current = rv_GetVersion(trigdata->tg_trigtuple, desc, opts,
@@ -563,7 +607,7 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 			return newtuple;
 		}
 		if (opts->require_version && !preconditioned)
-			rv_ReportVersionRequired(rel, opts->attnum);
+			rv_HandleVersionRequired(rel, opts->attnum, opts->enforce);
 	}
 
 	if (claimed)
@@ -585,9 +629,12 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 							 NameStr(TupleDescAttr(desc, opts->attnum - 1)->attname)),
 					 errtablecol(rel, opts->attnum)));
 
-		if (current_isnull ||
-			!rv_ModeAcceptsClaim(opts->mode, claim, current, opts->maxvalue))
-			rv_ReportConflict(rel, opts->attnum, claim, current, current_isnull);
+		/* (a row whose precondition failed in log-only mode warned once) */
+		if (!precondition_failed &&
+			(current_isnull ||
+			 !rv_ModeAcceptsClaim(opts->mode, claim, current, opts->maxvalue)))
+			rv_HandleConflict(rel, opts->attnum, claim, current, current_isnull,
+							  opts->enforce);
 	}
 
 	next = rv_NextVersion(rel, opts, current, current_isnull);
@@ -618,10 +665,20 @@ version_trigger(PG_FUNCTION_ARGS)
 			ItemPointerEquals(&rv_pending_move.ctid, &trigdata->tg_trigtuple->t_self) &&
 			rv_pending_move.depth == rv_TriggerDepth())
 			rv_pending_move.armed = true;
-		if (rv_have_preconditions)
+		if (rv_have_preconditions &&
+			!(rv_warned_row.valid &&
+			  rv_warned_row.relid == RelationGetRelid(trigdata->tg_relation) &&
+			  ItemPointerEquals(&rv_warned_row.ctid, &trigdata->tg_trigtuple->t_self) &&
+			  rv_warned_row.depth == rv_TriggerDepth() &&
+			  FullTransactionIdEquals(rv_warned_row.fxid, GetTopFullTransactionIdIfAny())))
+		{
+			bool		failed;
+
 			rv_CheckRowPreconditions(fcinfo, trigdata,
 									 rv_GetOptions(fcinfo, trigdata),
-									 trigdata->tg_trigtuple);
+									 trigdata->tg_trigtuple, &failed);
+		}
+		rv_warned_row.valid = false;
 		return PointerGetDatum(trigdata->tg_trigtuple);
 	}
 

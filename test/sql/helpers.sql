@@ -12,12 +12,13 @@ SET ROLE rv_plain;
 SELECT rolsuper FROM pg_roles WHERE rolname = current_user;
 
 CREATE TEMP TABLE documented (fn) AS VALUES
-  ('rowversion.enable(regclass,name,text,boolean,name[])'),
+  ('rowversion.enable(regclass,name,text,boolean,name[],boolean)'),
   ('rowversion.disable(regclass,boolean)'),
   ('rowversion.conditional_update(regclass,"any",bigint,jsonb)'),
   ('rowversion.conditional_update(regclass,text,bigint,jsonb)'),
   ('rowversion.conditional_delete(regclass,"any",bigint)'),
   ('rowversion.conditional_delete(regclass,text,bigint)'),
+  ('rowversion.conditional_write(regclass,jsonb,boolean)'),
   ('rowversion.etag(bigint)'),
   ('rowversion.etag_version(text)'),
   ('rowversion.if_match(text,bigint)'),

@@ -1,7 +1,10 @@
 # pg_dump and pg_restore: a full restore keeps every version, the trigger's
-# options, propagations and partitions, and the trigger keeps working (the
-# next update is above the restored version; a stale claim is RV001).  A
-# data-only restore with --disable-triggers keeps every version too.
+# options (enforce => false and ignore_columns among them, which travel in
+# the trigger's arguments on either side of an empty one), propagations and
+# partitions, and the trigger keeps working (the next update is above the
+# restored version; a stale claim is RV001, or a warning on the log-only
+# table).  A data-only restore with --disable-triggers keeps every version
+# too.
 #
 # Negative control, and what README says about it: a data-only restore
 # without --disable-triggers runs the trigger on every restored row, so
@@ -38,6 +41,10 @@ $node->safe_psql('src', qq{
 	CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
 	CREATE TABLE events_2026 PARTITION OF events FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
 	SELECT rowversion.enable('events');
+	CREATE TABLE drafts (id int PRIMARY KEY, body text, seen int);
+	SELECT rowversion.enable('drafts', mode => 'counter', ignore_columns => '{seen}',
+	                         enforce => false);
+	INSERT INTO drafts VALUES (1, 'd', 0);
 
 	INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, $rows) g;
 	INSERT INTO lines SELECT g, 0 FROM generate_series(1, $rows) g;
@@ -88,11 +95,23 @@ $node->safe_psql('postgres', 'CREATE DATABASE full_restore');
 $node->command_ok([ 'pg_restore', '-d', $node->connstr('full_restore'), $dump ], 'full pg_restore');
 is_deeply(versions('full_restore'), $src,
 	'a full restore keeps every version, the options and the propagations');
+is($node->safe_psql('full_restore', q{
+	SELECT format('%s %s %s %s', mode, require_version, ignore_columns, enforce)
+	FROM rowversion.tables WHERE tbl = 'drafts'::regclass}),
+	'counter f {seen} f', 'enforce => false and ignore_columns come back');
+my ($rc, $out, $err) = $node->psql('full_restore',
+	"UPDATE drafts SET body = 'e', row_version = 7 WHERE id = 1 RETURNING row_version",
+	extra_params => [ '-v', 'VERBOSITY=sqlstate' ]);
+ok($rc == 0 && $out eq '2' && $err =~ /WARNING:  RV001/,
+	'after the restore, a stale claim on the log-only table warns and goes through');
+is($node->safe_psql('full_restore',
+	"SELECT conflicts FROM rowversion.conflicts WHERE tbl = 'drafts'::regclass"),
+	'1', 'and is counted (counting starts afresh in the restored database)');
 my $v = $node->safe_psql('full_restore', 'SELECT row_version FROM customers WHERE id = 3');
 my $new = $node->safe_psql('full_restore',
 	"SELECT rowversion.conditional_update('customers', 3, $v, '{\"name\": \"x\"}')");
 cmp_ok($new, '>', $v, 'after the restore, the next update is above the restored version');
-my ($rc, $out, $err) = $node->psql('full_restore',
+($rc, $out, $err) = $node->psql('full_restore',
 	"UPDATE customers SET name = 'y', row_version = $v WHERE id = 3",
 	extra_params => [ '-v', 'VERBOSITY=sqlstate' ]);
 like($err, qr/RV001/, 'a claim of the old version is RV001');
