@@ -54,6 +54,8 @@ BEGIN
         EXECUTE format('CREATE TRIGGER t BEFORE INSERT OR UPDATE ON %I FOR EACH ROW EXECUTE FUNCTION bench_plpgsql()', prefix || v);
       WHEN 'rv', 'rvlast' THEN
         PERFORM rowversion.enable((prefix || v)::regclass);
+      WHEN 'rvlog' THEN
+        PERFORM rowversion.enable((prefix || v)::regclass, enforce => false);
       ELSE
     END CASE;
   END LOOP;
