@@ -1,17 +1,25 @@
-# Hostile input: thousands of conditional_update() and conditional_delete()
-# calls with random arguments -- enabled and other tables, views, NULL,
+# Hostile input: thousands of conditional_update(), conditional_delete()
+# and conditional_write() calls with random arguments -- enabled and other
+# tables, views, NULL,
 # keys of every shape and type (wrong, missing, extra, huge, nested),
 # versions (current, stale, negative, huge, NULL), changes (every column
 # type, wrong types, unknown and forbidden columns, huge and deep jsonb) --
 # in random contexts (another role, replica role, postgrest style) and with
-# DDL in between.  Every call runs in its own subtransaction and its
-# outcome is logged.  Passes when no call raised an internal error (SQLSTATE
-# class XX), the server never crashed, and every row whose checksum changed
-# was the target of a call that succeeded.
+# DDL in between; batches of items (good, stale, missing, deleting,
+# duplicated keys such as 1 and "1", malformed items and versions, deep
+# JSON, thousands of items, atomic or not).  Every call runs in its own
+# subtransaction and its outcome is logged.  Passes when no call raised an
+# internal error (SQLSTATE class XX), the server never crashed, and every
+# row whose checksum changed was the target of a call that succeeded --
+# for a batch, named by an item it reports updated or deleted; a batch
+# also fails the check when an item it reports written left its row alone
+# or one it reports not written changed it, or an atomic batch wrote some
+# items and not others.
 #
 # The seed is printed; RV_FUZZ_SEED=<seed> repeats a run, RV_FUZZ_CALLS sets
-# its length.  Negative control: a helper that raises XX000 and an UPDATE
-# nobody called, run through the same logging, must both be reported.
+# its length.  Negative control: a helper that raises XX000, an UPDATE
+# nobody called and batch statuses that lie, run through the same logging,
+# must all be reported.
 use strict;
 use warnings;
 
@@ -109,9 +117,14 @@ END \$\$;
 
 -- one call: run it in a subtransaction and log what happened, with the
 -- rows ("table/key") of the table it names whose checksum it changed
+-- A conditional_write() batch also logs the key text of each item (NULL
+-- where the generator cannot name the row) in pks, whether it was atomic,
+-- and its statuses (the result: one per item, comma-separated).
 CREATE TABLE fz.log (i int PRIMARY KEY, tbl text, pk text, moves boolean, outcome text,
-	sqlstate text, message text, result text, changed text[], ms numeric);
-CREATE FUNCTION fz.call(i int, tbl text, pk text, moves boolean, pre text, q text) RETURNS void
+	sqlstate text, message text, result text, changed text[], ms numeric,
+	pks text[], atomic boolean);
+CREATE FUNCTION fz.call(i int, tbl text, pk text, moves boolean, pre text, q text,
+	pks text[] DEFAULT NULL, atomic boolean DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql AS \$\$
 DECLARE r text; st text; msg text; before text[]; changed text[]; t0 timestamptz := clock_timestamp();
 BEGIN
@@ -128,11 +141,11 @@ BEGIN
 		FROM ((SELECT unnest(before) EXCEPT SELECT x FROM after)
 		      UNION (SELECT x FROM after EXCEPT SELECT unnest(before))) d(x);
 		INSERT INTO fz.log VALUES (i, tbl, pk, moves, 'ok', NULL, NULL, r, coalesce(changed, '{}'),
-		                           extract(epoch FROM clock_timestamp() - t0) * 1000);
+		                           extract(epoch FROM clock_timestamp() - t0) * 1000, pks, atomic);
 	EXCEPTION WHEN OTHERS THEN
 		GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE, msg = MESSAGE_TEXT;
 		INSERT INTO fz.log VALUES (i, tbl, pk, moves, 'error', st, left(msg, 200), NULL, '{}',
-		                           extract(epoch FROM clock_timestamp() - t0) * 1000);
+		                           extract(epoch FROM clock_timestamp() - t0) * 1000, pks, atomic);
 	END;
 END \$\$;
 
@@ -146,7 +159,9 @@ BEGIN
 	RETURN QUERY EXECUTE format(\$q\$
 		SELECT (SELECT count(*) FROM fz.log WHERE i >= \$1 AND sqlstate LIKE 'XX%%'),
 		       (SELECT count(*) FROM fz.log l
-		        WHERE l.i >= \$1 AND cardinality(l.changed) > 0
+		        WHERE l.i >= \$1 AND l.pks IS NOT NULL AND fz.batch_wrong(l))
+		       + (SELECT count(*) FROM fz.log l
+		        WHERE l.i >= \$1 AND l.pks IS NULL AND cardinality(l.changed) > 0
 		          AND (l.tbl IS NULL
 		               OR cardinality(l.changed) > CASE WHEN l.moves THEN 2 ELSE 1 END
 		               OR (l.pk IS NOT NULL AND NOT (l.tbl || '/' || l.pk) = ANY (l.changed))))
@@ -158,6 +173,49 @@ BEGIN
 		                              AND coalesce(a.tbl, b.tbl) || '/' || coalesce(a.pk, b.pk)
 		                                  = ANY (l.changed)))\$q\$, snap)
 	USING first_i;
+END \$\$;
+-- Whether a conditional_write() call's outcome is wrong: a failed call
+-- changed rows; a result without one status per item; a row changed that
+-- no item written (updated or deleted) names, past one per written item
+-- whose row the generator cannot name or that may move its row; an item
+-- reported written whose row did not change, or one reported not written
+-- whose row changed (when no item moves a row and no other item names the
+-- row); an atomic call that wrote some items and not others, or that
+-- reports not_written without a failing item; a non-atomic one that
+-- reports not_written.
+CREATE FUNCTION fz.batch_wrong(l fz.log) RETURNS boolean LANGUAGE plpgsql AS \$\$
+DECLARE st text[]; allowed text[] := '{}'; extra int := 0; k int; n int;
+BEGIN
+	IF l.outcome <> 'ok' THEN RETURN cardinality(l.changed) > 0; END IF;
+	st := CASE WHEN l.result = '' THEN '{}'::text[] ELSE string_to_array(l.result, ',') END;
+	IF cardinality(st) <> cardinality(l.pks) THEN RETURN true; END IF;
+	FOR k IN 1 .. cardinality(st) LOOP
+		IF st[k] NOT IN ('updated', 'deleted', 'conflict', 'not_found', 'not_written') THEN
+			RETURN true;
+		END IF;
+		IF st[k] IN ('updated', 'deleted') THEN
+			IF l.pks[k] IS NULL OR (l.moves AND st[k] = 'updated') THEN
+				extra := extra + 1;
+			END IF;
+			IF l.pks[k] IS NOT NULL THEN allowed := allowed || (l.tbl || '/' || l.pks[k]); END IF;
+		END IF;
+		IF NOT l.moves AND l.pks[k] IS NOT NULL
+		   AND (SELECT count(*) FROM unnest(l.pks) p WHERE p = l.pks[k]) = 1
+		   AND (st[k] IN ('updated', 'deleted'))
+		       <> ((l.tbl || '/' || l.pks[k]) = ANY (l.changed)) THEN
+			RETURN true;
+		END IF;
+	END LOOP;
+	SELECT count(*) INTO n FROM unnest(l.changed) c WHERE NOT c = ANY (allowed);
+	IF n > extra THEN RETURN true; END IF;
+	IF l.atomic IS DISTINCT FROM false THEN
+		IF 'updated' = ANY (st) OR 'deleted' = ANY (st) THEN
+			RETURN EXISTS (SELECT 1 FROM unnest(st) s WHERE s NOT IN ('updated', 'deleted'));
+		END IF;
+		RETURN cardinality(l.changed) > 0
+		    OR ('not_written' = ANY (st) AND NOT ('conflict' = ANY (st) OR 'not_found' = ANY (st)));
+	END IF;
+	RETURN 'not_written' = ANY (st);
 END \$\$;
 CREATE FUNCTION fz.raise_internal() RETURNS text LANGUAGE plpgsql AS \$\$
 BEGIN
@@ -225,6 +283,19 @@ my %tables = (
 				 "'{\"weird col\": $k}'::jsonb") },
 		cond => sub { "\"we\"\"ird col\" = $_[0]" }, pk => sub { $_[0] } },
 );
+# per table, for the huge batches built in SQL over g: the key of row g,
+# the condition that finds it, and a change every table takes
+my %gkeys = (
+	t_int => [ 'g', 'id = g' ], t_text => [ q{'k' || g}, q{id = 'k' || g} ],
+	t_uuid => [ q{lpad(g::text, 32, '0')::uuid}, q{id = lpad(g::text, 32, '0')::uuid} ],
+	t_comp => [ q{jsonb_build_object('b', 'b' || g, 'a', g)}, q{a = g AND b = 'b' || g} ],
+	t_counter => [ 'g', 'id = g' ], t_req => [ 'g', 'id = g' ],
+	t_part => [ q{jsonb_build_object('id', g, 'k', 1 + g % 2)}, 'id = g AND k = 1 + g % 2' ],
+	t_num => [ 'g', 'id = g' ],
+	t_ts => [ q{timestamptz '2020-01-01 00:00+00' + g * interval '1 day'},
+		q{id = timestamptz '2020-01-01 00:00+00' + g * interval '1 day'} ],
+	t_weird => [ q{jsonb_build_object('we"ird col', g)}, q{"we""ird col" = g} ],
+);
 # targets that are no enabled table with a key, or no table at all
 my @other_targets = ("'fz.t_plain'", "'fz.t_nopk'", "'fz.t_disabled'", "'fz.t_rule'",
 	"'fz.v_int'", "'fz.mv'", "'fz.seq'", "'fz.t_part_1'", 'NULL', 'NULL::regclass', '0::regclass',
@@ -273,6 +344,147 @@ my @ddl = ('ALTER TABLE fz.t_int ADD COLUMN IF NOT EXISTS extra int',
 	'ALTER TABLE fz.t_text ALTER COLUMN s TYPE varchar(10)', 'ALTER TABLE fz.t_text ALTER COLUMN s TYPE text',
 	'ANALYZE fz.t_int', 'DISCARD PLANS');
 
+# Items of conditional_write() batches that are no item: not objects,
+# deep, or objects missing or mangling a field
+my @bad_items = ("'null'::jsonb", "'1'::jsonb", "'\"x\"'::jsonb", "'[]'::jsonb", "'{}'::jsonb",
+	"'[{\"key\": 1, \"version\": 1, \"changes\": {}}]'::jsonb",
+	"(repeat('[', 3000) || repeat(']', 3000))::jsonb",
+	"(repeat('{\"key\": ', 2000) || '1' || repeat('}', 2000))::jsonb",
+	"'{\"key\": 1, \"version\": 1}'::jsonb", "'{\"key\": 1, \"changes\": {}}'::jsonb",
+	"'{\"version\": 1, \"delete\": true}'::jsonb", "'{\"key\": null, \"version\": 1, \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": null, \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"changes\": {}, \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"delete\": false}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"delete\": \"true\"}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"delete\": null}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"chnages\": {}}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"changes\": []}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"changes\": null}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"changes\": \"{}\"}'::jsonb",
+	"'{\"key\": 1, \"version\": {\"v\": 1}, \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": [1], \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": true, \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": 1.5, \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": 1e400, \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": \"0x10\", \"delete\": true}'::jsonb",
+	"'{\"key\": 1, \"version\": 1, \"delete\": true, \"\": 0}'::jsonb",
+	"jsonb_build_object('key', 1, 'version', 1, 'delete', true, 'x' || repeat(chr(233), 40), 1)",
+	"jsonb_build_object('key', 1, 'version', (repeat('[', 3000) || repeat(']', 3000))::jsonb, 'delete', true)");
+# the argument items when it is no array
+my @bad_batches = ("'{}'::jsonb", "'1'::jsonb", "'null'::jsonb", "'\"[]\"'::jsonb", 'NULL', 'NULL::jsonb',
+	"'{\"key\": 1, \"version\": 1, \"delete\": true}'::jsonb", "'[]'", "'[[]]'::jsonb", "'[null]'::jsonb");
+
+# A conditional_write() call: a batch of items of one table (good, stale,
+# missing, malformed, duplicated keys; now and then thousands of them),
+# or a batch that is no array.  Returns what one_call does, with the key
+# text of each item (undef where the row cannot be named) and whether it
+# is atomic.
+sub batch_call
+{
+	my @names = sort keys %tables;
+	my $tbl = pick(@names);
+	my $t = $tables{$tbl};
+	# (no other name of an enabled table: the keys are $tbl's)
+	my $target = rand() < 0.97 ? "'fz.$tbl'" : pick(grep { !/t_int|t_part/i } @other_targets);
+	my ($atomic_sql, $atomic) = @{ pick([ '', 1 ], [ '', 1 ], [ ', true', 1 ], [ ', false', 0 ],
+		[ ', atomic => false', 0 ], [ ', false', 0 ]) };
+	($atomic_sql, $atomic) = (pick(', NULL', ', NULL::boolean'), 1) if rand() < 0.04;
+	my $vcol = $t->{vcol} // 'row_version';
+	my (@pks, $items);
+	my $moves = 0;
+	my $r = rand();
+	if ($r < 0.03)
+	{
+		$items = pick(@bad_batches);
+	}
+	elsif ($r < 0.03 + (brief() ? 0.015 : 0.04))
+	{
+		# thousands of items, built in SQL: keys 1..n in either order, some
+		# stale, some deleted, some touched, some changing n
+		my ($gk, $gw) = @{ $gkeys{$tbl} };
+		my $n = pick(0, 500, 1000 + int(rand(brief() ? 2000 : 5000)));
+		my $stale = pick(1, 2, 7, 1000000);
+		my $del = pick(1000000, 3, 2);
+		my $chg = $tbl eq 't_weird' ? q{'{}'::jsonb} : pick(q{'{}'::jsonb}, q{jsonb_build_object('n', -g)});
+		my $dir = pick('', 'DESC');
+		$items = "(SELECT coalesce(jsonb_agg(jsonb_build_object('key', $gk, "
+		  . "'version', coalesce((SELECT $vcol FROM fz.$tbl WHERE $gw), 1) - (g % $stale = 0)::int) "
+		  . "|| CASE WHEN g % $del = 0 THEN '{\"delete\": true}'::jsonb "
+		  . "ELSE jsonb_build_object('changes', $chg) END ORDER BY g $dir), '[]') "
+		  . "FROM generate_series(1, $n) g)";
+		@pks = map { $_ <= $nrows + 2 ? $t->{pk}->($_) : undef } 1 .. $n;
+		@pks = reverse @pks if $dir;
+	}
+	else
+	{
+		my $n = pick(0, 1, 1, 2, 2, 3, 4, 5, 8, 12);
+		# half the batches are mostly good: keys, versions current or
+		# stale, and changes the table takes, so that they reach the write
+		my $clean = rand() < 0.5;
+		my @parts;
+		my @ks;
+		for my $j (1 .. $n)
+		{
+			# now and then the key of an item before: a duplicate
+			my $k = @ks && rand() < 0.1 ? pick(@ks) : 1 + int(rand($nrows + 2));
+			push @ks, $k;
+			my ($key, $pk);
+			if ($clean && rand() < 0.7)
+			{
+				# the key as the huge batches name it
+				($key = $gkeys{$tbl}->[0]) =~ s/\bg\b/$k/g;
+				$pk = $t->{pk}->($k);
+			}
+			elsif ($clean || rand() < 0.9)
+			{
+				$key = $t->{keys}->($k);
+				$pk = $t->{pk}->($k);
+			}
+			else
+			{
+				$key = pick(@garbage_keys);
+			}
+			my $cur = "(SELECT $vcol FROM fz.$tbl WHERE " . $t->{cond}->($k) . ')';
+			my $ver = pick($cur, $cur, $cur, $cur, "$cur - 1", "$cur + 1", "($cur)::text",
+				"($cur)::float8", "($cur)::numeric + 0.5", "-($cur)", pick(@garbage_versions),
+				"(repeat('[', 3000) || repeat(']', 3000))::jsonb", "'{}'::jsonb",
+				1 + int(rand(1e6)) . '000000000', '1e30', "'18446744073709551616'");
+			# (a row that is gone: the version the client read before)
+			$cur = "coalesce($cur, 1)" if $clean;
+			$ver = pick($cur, $cur, $cur, $cur, "$cur - 1", "$cur + 1", "($cur)::text") if $clean;
+			my $item;
+			if (!$clean && rand() < 0.06)
+			{
+				$item = pick(@bad_items);
+				$pk = undef;
+			}
+			elsif (rand() < 0.3)
+			{
+				$item = "jsonb_build_object('key', $key, 'version', $ver, 'delete', true)";
+			}
+			else
+			{
+				my $chg = !$clean ? pick(@changes)
+				  : $tbl eq 't_weird' ? pick(q{'{}'}, q{'{"\u00fc n": "x"}'}, q{'{"we\"ird col": 40}'})
+				  : pick(q{'{}'}, q{'{"n": 7}'}, q{'{"n": null}'}, q{'{"n": "8"}'},
+					$tbl eq 't_int' ? (q{'{"s": "y", "m": "ok", "d": 3}'}, q{'{"id": 40}'}) : ());
+				$moves = 1 if $chg =~ /"(id|a|b|k|we.{1,2}ird col)"/;
+				$chg = "($chg)::jsonb" if rand() < 0.9;
+				$item = "jsonb_build_object('key', $key, 'version', $ver, 'changes', $chg)";
+			}
+			push @parts, "jsonb_build_array($item)";
+			push @pks, $pk;
+		}
+		$items = @parts ? join(' || ', @parts) : pick("'[]'::jsonb", "'[]'");
+	}
+	my $q = "SELECT coalesce(string_agg(status, ',' ORDER BY ordinality), '') "
+	  . "FROM rowversion.conditional_write($target, $items$atomic_sql)";
+	my $pre = rand() < 0.08 ? pick(@pre) : undef;
+	# a target that is no enabled table: a call that must change nothing
+	return (undef, undef, 0, $pre, $q) if $target ne "'fz.$tbl'";
+	return ($tbl, undef, $moves, $pre, $q, \@pks, $atomic);
+}
+
 sub one_call
 {
 	my ($i) = @_;
@@ -282,6 +494,7 @@ sub one_call
 	{
 		return (undef, undef, 0, undef, pick(@ddl));
 	}
+	return batch_call() if rand() < 0.3;
 	if (rand() < 0.04)
 	{
 		# put back a row that a call deleted, or a key a call moved away
@@ -356,11 +569,16 @@ sub run_calls
 	my $i = $first;
 	for my $c (@list)
 	{
-		my ($tbl, $pk, $moves, $pre, $q) = @$c;
-		printf $fh "SELECT fz.call(%d, %s, %s, %s, %s, %s);\n", $i++,
+		my ($tbl, $pk, $moves, $pre, $q, $pks, $atomic) = @$c;
+		my $batch = '';
+		# a batch: its items' keys (ARRAY[NULL]::text[] has one element)
+		$batch = sprintf(', ARRAY[%s]::text[], %s',
+			join(', ', map { defined $_ ? lit($_) : 'NULL' } @$pks), $atomic ? 'true' : 'false')
+		  if defined $pks;
+		printf $fh "SELECT fz.call(%d, %s, %s, %s, %s, %s%s);\n", $i++,
 		  (defined $tbl ? lit($tbl) : 'NULL'), (defined $pk ? lit($pk) : 'NULL'),
 		  ($moves ? 'true' : 'false'),
-		  (defined $pre ? lit($pre) : 'NULL'), lit($q);
+		  (defined $pre ? lit($pre) : 'NULL'), lit($q), $batch;
 	}
 	close $fh;
 	my ($stdout, $stderr);
@@ -407,6 +625,22 @@ is($node->safe_psql('fuzz', q{SELECT count(*) FROM fz.log WHERE sqlstate = '4260
 	'the generator wrote no malformed SQL');
 my $succeeded = $node->safe_psql('fuzz', q{SELECT count(*) FROM fz.log WHERE outcome = 'ok' AND pk IS NOT NULL});
 cmp_ok($succeeded, '>', 0, 'some calls succeeded (the fuzz reaches the write)');
+my ($batches, $batch_summary) = split /\|/, $node->safe_psql('fuzz', q{
+	SELECT count(*), count(*) || ' conditional_write calls of '
+	       || coalesce(sum(cardinality(pks)), 0) || ' items (largest ' || coalesce(max(cardinality(pks)), 0)
+	       || '): ' || count(*) FILTER (WHERE outcome = 'ok') || ' returned, '
+	       || coalesce((SELECT string_agg(s || ' ' || n, ', ' ORDER BY n DESC)
+	                    FROM (SELECT s, count(*) n FROM fz.log l2, unnest(string_to_array(l2.result, ',')) s
+	                          WHERE l2.pks IS NOT NULL GROUP BY s) x), 'no statuses')
+	FROM fz.log WHERE pks IS NOT NULL});
+diag "fuzz: $batch_summary";
+note 'fuzz: conditional_write SQLSTATEs: ' . $node->safe_psql('fuzz', q{
+	SELECT string_agg(sqlstate || ' ' || n || ' (' || m || ')', ', ' ORDER BY n DESC)
+	FROM (SELECT sqlstate, count(*) n, min(message) m FROM fz.log
+	      WHERE pks IS NOT NULL AND sqlstate IS NOT NULL GROUP BY 1) s});
+cmp_ok($node->safe_psql('fuzz', q{SELECT count(*) FROM fz.log
+	WHERE pks IS NOT NULL AND result ~ '(updated|deleted)'}), '>', 0,
+	'some conditional_write calls wrote items (the fuzz reaches the batch write)');
 
 # negative control: the same logging and checker must report a deliberate
 # internal error and an UPDATE that no call made
@@ -427,6 +661,20 @@ $node->safe_psql('fuzz', q{UPDATE fz.t_comp SET n = -n WHERE a IN (SELECT a FROM
 ($xx, $unexplained) = split /\|/,
   $node->safe_psql('fuzz', qq{SELECT * FROM fz.check($first, 'fz.snap_control')});
 is($unexplained, 2, 'control: and a row changed outside any call');
+
+# ...and conditional_write() calls whose statuses lie: one that reports a
+# conflict for the row it changed, one that reports a row updated that it
+# left alone
+$node->safe_psql('fuzz', q{CREATE TABLE fz.snap_control_batch AS SELECT * FROM fz.rows()});
+$first += 2;
+run_calls('control_batch', $first,
+	[ 't_comp', undef, 0, undef, q{WITH u AS (UPDATE fz.t_comp SET n = -n WHERE a = 1001 RETURNING 1)
+		SELECT 'conflict' FROM u}, [ '1001:c1001' ], 1 ],
+	[ 't_comp', undef, 0, undef, q{SELECT 'updated'}, [ '1002:c1002' ], 0 ]);
+($xx, $unexplained) = split /\|/,
+  $node->safe_psql('fuzz', qq{SELECT * FROM fz.check($first, 'fz.snap_control_batch')});
+is($unexplained, 2, 'control: the checker reports conditional_write statuses that lie')
+  or diag $node->safe_psql('fuzz', "SELECT * FROM fz.log WHERE i >= $first");
 
 $node->stop;
 done_testing();
