@@ -32,14 +32,17 @@
  */
 #include "conditional.h"
 
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "funcapi.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
 #include "utils/tuplestore.h"
 
 PG_FUNCTION_INFO_V1(conditional_write);
@@ -75,6 +78,12 @@ typedef struct RvItem
 	bool		has_version;
 	Jsonb	   *current;		/* the row now, for a conflict */
 } RvItem;
+
+/*
+ * The most items one call takes.  Each is read, converted and kept in
+ * memory before any row is touched; a bigger batch is several calls.
+ */
+#define RV_MAX_ITEMS	1000000
 
 /* What the error context callback names: the item being worked on. */
 typedef struct RvItemContext
@@ -168,7 +177,9 @@ rv_ReadItemShape(JsonbValue *v, int position, RvItem *item)
 			rv_ReportBadItem(position,
 							 psprintf("has unknown field \"%s\"",
 									  pnstrdup(field.val.string.val,
-											   Min(field.val.string.len, NAMEDATALEN))),
+											   pg_mbcliplen(field.val.string.val,
+															field.val.string.len,
+															NAMEDATALEN))),
 							 "An item has the fields \"key\", \"version\", and \"changes\" or \"delete\".");
 	}
 
@@ -262,6 +273,74 @@ rv_SortItems(const RvTarget *target, RvItem *items, int nitems, RvItem **sorted)
 					 errdetail("A row can be written by one item of a call."),
 					 errhint("Merge the changes to one row into one item.")));
 		}
+	}
+}
+
+/*
+ * Refuses an item whose changes move its row to the key another item
+ * names: that item would then find the moved row, and one call would
+ * write the row twice.  sorted holds the items in key order.  Key columns
+ * converted in the statement (arrays, composites) are not compared.
+ */
+static void
+rv_CheckKeyMoves(Relation rel, const RvTarget *target, RvItem **sorted, int n)
+{
+	RvKeyOrder	order;
+	RvItem		moved;
+	int			i,
+				j,
+				k;
+
+	order.nkeys = target->nkeys;
+	for (i = 0; i < target->nkeys; i++)
+	{
+		fmgr_info(target->keycmp[i], &order.cmp[i]);
+		order.coll[i] = target->keycoll[i];
+	}
+	for (i = 0; i < n; i++)
+	{
+		RvItem	   *item = sorted[i];
+		RvItem	   *p = &moved;
+		bool		moves = false;
+		int			lo = 0,
+					hi = n - 1;
+
+		/* the item's key as its changes leave it */
+		moved.values = (Datum *) palloc(sizeof(Datum) * target->nkeys);
+		memcpy(moved.values, item->values, sizeof(Datum) * target->nkeys);
+		for (j = 0; j < item->ncols; j++)
+			for (k = 0; k < target->nkeys; k++)
+				if (item->cols[j] == target->keyattnums[k] &&
+					item->nulls[target->nkeys + 2 + j] != 'n')
+				{
+					moved.values[k] = item->values[target->nkeys + 2 + j];
+					moves = true;
+				}
+		if (moves)
+		{
+			while (lo <= hi)
+			{
+				int			mid = (lo + hi) / 2;
+				int			c = rv_CompareItems(&p, &sorted[mid], &order);
+
+				if (c == 0)
+				{
+					if (sorted[mid] != item)
+						ereport(ERROR,
+								(errcode(ERRCODE_CARDINALITY_VIOLATION),
+								 errmsg("item %d of conditional_write moves its row to the key of item %d",
+										item->position, sorted[mid]->position),
+								 errdetail("A row can be written by one item of a call."),
+								 errhint("Write the moved row in another call.")));
+					break;
+				}
+				if (c < 0)
+					hi = mid - 1;
+				else
+					lo = mid + 1;
+			}
+		}
+		pfree(moved.values);
 	}
 }
 
@@ -424,13 +503,20 @@ rv_ConvertItem(Relation rel, Oid fn_oid, const RvTarget *target, RvItem *item)
 
 		item->cols = rv_ChangedColumns(rel, item->changes, &item->ncols);
 
-		/* refused now, not only when an item that holds is written */
-		for (i = 0; i < item->ncols; i++)
-			if (!rv_ColumnPrivilege(RelationGetRelid(rel), item->cols[i], ACL_UPDATE))
+		/*
+		 * Refused now, not only when an item that holds is written: the
+		 * changed columns and the version column, which every UPDATE sets.
+		 */
+		for (i = 0; i <= item->ncols; i++)
+		{
+			AttrNumber	attnum = i < item->ncols ? item->cols[i] : target->version_attnum;
+
+			if (!rv_ColumnPrivilege(RelationGetRelid(rel), attnum, ACL_UPDATE))
 				aclcheck_error_col(ACLCHECK_NO_PRIV, OBJECT_TABLE,
 								   RelationGetRelationName(rel),
 								   NameStr(TupleDescAttr(RelationGetDescr(rel),
-														 item->cols[i] - 1)->attname));
+														 attnum - 1)->attname));
+		}
 	}
 
 	entry = rv_GetStatement(rel, fn_oid, stmt, item->ncols, item->cols,
@@ -456,19 +542,21 @@ rv_ConvertItem(Relation rel, Oid fn_oid, const RvTarget *target, RvItem *item)
 }
 
 /*
- * Returns whether item's changes set a column of the primary key, whose
- * UPDATE takes the stronger row lock.
+ * Returns whether item's changes set a column that PostgreSQL counts as a
+ * key for row locks (keycols: RelationGetIndexAttrBitmap's
+ * INDEX_ATTR_BITMAP_KEY, the columns of unique indexes a foreign key can
+ * reference): its UPDATE takes FOR UPDATE, not FOR NO KEY UPDATE, and the
+ * lock taken first must be as strong, or the UPDATE would have to
+ * strengthen it while others wait, and two calls could deadlock.
  */
 static bool
-rv_ChangesKey(const RvTarget *target, const RvItem *item)
+rv_ChangesKey(const Bitmapset *keycols, const RvItem *item)
 {
-	int			i,
-				j;
+	int			i;
 
 	for (i = 0; i < item->ncols; i++)
-		for (j = 0; j < target->nkeys; j++)
-			if (item->cols[i] == target->keyattnums[j])
-				return true;
+		if (bms_is_member(item->cols[i] - FirstLowInvalidHeapAttributeNumber, keycols))
+			return true;
 	return false;
 }
 
@@ -498,6 +586,7 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 	RvTarget	target;
 	AttrNumber *visible;
 	int			nvisible;
+	Bitmapset  *keycols;
 	bool		failed = false;
 	int			i;
 
@@ -506,6 +595,13 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("items must be a JSON array"),
 				 errhint("Pass an array of objects such as [{\"key\": 1, \"version\": 7, \"changes\": {\"name\": \"Ada\"}}].")));
+
+	if (JB_ROOT_COUNT(items_json) > RV_MAX_ITEMS)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("conditional_write takes at most %d items", RV_MAX_ITEMS),
+				 errdetail("items has %u.", (unsigned int) JB_ROOT_COUNT(items_json)),
+				 errhint("Write the rows in several calls.")));
 
 	ctx.position = 0;
 	errcb.callback = rv_ItemErrorContext;
@@ -561,7 +657,9 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 	ctx.position = 0;
 	sorted = (RvItem **) palloc(sizeof(RvItem *) * n);
 	rv_SortItems(&target, items, n, sorted);
+	rv_CheckKeyMoves(rel, &target, sorted, n);
 	visible = rv_VisibleColumns(rel, &nvisible);
+	keycols = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_KEY);
 
 	if (atomic)
 	{
@@ -589,7 +687,7 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 			CHECK_FOR_INTERRUPTS();
 			ctx.position = item->position;
 			if (!rv_SelectRow(rel, fn_oid,
-							  item->changes == NULL || rv_ChangesKey(&target, item) ?
+							  item->changes == NULL || rv_ChangesKey(keycols, item) ?
 							  RV_STMT_LOCK_KEY : RV_STMT_LOCK,
 							  0, NULL, item, &version, NULL))
 			{

@@ -267,7 +267,8 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 			break;
 		case RV_STMT_CURRENT:
 			/* r's columns are named as the table's: to_jsonb(r) keys them */
-			appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8, pg_catalog.to_jsonb(r) "
+			/* r.*, not r: a column named r would be taken instead */
+			appendStringInfo(&sql, "SELECT t.%s::pg_catalog.int8, pg_catalog.to_jsonb(r.*) "
 							 "FROM %s%s AS t CROSS JOIN LATERAL (SELECT ",
 							 vcol, only, qrel);
 			for (i = 0; i < ncols; i++)

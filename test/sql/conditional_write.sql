@@ -66,6 +66,11 @@ SELECT * FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.
 \set SHOW_CONTEXT always
 SELECT * FROM rowversion.conditional_write('rvtest.cw', '[{"key": 1, "version": 2, "changes": {}}, {"key": 2, "version": 2, "changes": {"qty": "many"}}]');
 \set SHOW_CONTEXT errors
+-- Too many items for one call: 54000, before any is read.
+SELECT code, message, detail FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw', (SELECT jsonb_agg(0) FROM generate_series(1, 1000001)))$$);
+-- An item that moves its row to the key another item names is refused:
+-- the other item would find the moved row, written twice in one call.
+SELECT * FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw', '[{"key": 1, "version": 2, "changes": {"id": 7}}, {"key": 7, "version": 3, "changes": {"name": "again"}}]', false)$$);
 -- NULL arguments.
 SELECT code, message FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw', NULL)$$);
 SELECT code, message FROM rvtest.error($$SELECT * FROM rowversion.conditional_write(NULL, '[]')$$);
@@ -138,6 +143,15 @@ SELECT * FROM rowversion.conditional_write('rvtest.cw_sec', $$[
   {"key": 2, "version": 1, "changes": {"note": "theirs"}}]$$);
 SELECT * FROM rowversion.conditional_write('rvtest.cw_sec', $$[
   {"key": 1, "version": 2, "changes": {"note": "mine"}}]$$);
+-- The version column takes UPDATE too (every write sets it): refused up
+-- front, even for an item that would only be reported as a conflict.
+RESET ROLE;
+REVOKE UPDATE (row_version) ON rvtest.cw_sec FROM rv_cw_user;
+SET ROLE rv_cw_user;
+SELECT code, message FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw_sec', '[{"key": 1, "version": 1, "changes": {"note": "stale"}}]')$$);
+RESET ROLE;
+GRANT UPDATE (row_version) ON rvtest.cw_sec TO rv_cw_user;
+SET ROLE rv_cw_user;
 -- DELETE takes the DELETE privilege.
 SELECT code FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw_sec', '[{"key": 1, "version": 3, "delete": true}]')$$);
 SELECT code FROM rvtest.error($$SELECT * FROM rowversion.conditional_write('rvtest.cw_sec', '[{"key": 1, "version": 3, "changes": {"secret": "x"}}]')$$);
@@ -153,6 +167,15 @@ SELECT status FROM rowversion.conditional_write('rvtest.cw_line', '[{"key": {"or
 RESET ROLE;
 REVOKE ALL ON rvtest.cw_line FROM rv_cw_deleter;
 DROP ROLE rv_cw_deleter;
+
+-- A column named like the statement's own alias for the row (r) is shown
+-- as any other column.
+CREATE TABLE rvtest.cw_r (id int PRIMARY KEY, r int, t text);
+SELECT rowversion.enable('rvtest.cw_r', mode => 'counter');
+INSERT INTO rvtest.cw_r VALUES (1, 10, 'x');
+SELECT * FROM rowversion.conditional_write('rvtest.cw_r', '[{"key": 1, "version": 5, "changes": {"r": 3}}]');
+SELECT * FROM rowversion.conditional_write('rvtest.cw_r', '[{"key": 1, "version": 5, "changes": {"r": 3}}]', false);
+DROP TABLE rvtest.cw_r;
 
 -- A table that keeps no versions, and one whose trigger is disabled.
 CREATE TABLE rvtest.cw_plain (id int PRIMARY KEY);

@@ -28,3 +28,12 @@ SELECT rowversion.enable('rvtest.konto', mode => 'counter');
 UPDATE rvtest.konto SET note = 'c' RETURNING note, row_version;
 DROP TABLE rvtest.konto;
 DROP FUNCTION rvtest.stamp();
+
+-- conditional_write names an unknown field of an item in its message, cut
+-- to 64 bytes on a character's boundary, never inside one.
+CREATE TABLE rvtest.utf8_cw (id int PRIMARY KEY);
+SELECT rowversion.enable('rvtest.utf8_cw');
+SELECT code, message = format('item 1 of conditional_write has unknown field "%s"', repeat('a', 63)) AS clipped
+FROM rvtest.error(format($$SELECT * FROM rowversion.conditional_write('rvtest.utf8_cw', '[{"key": 1, "version": 1, "changes": {}, "%s": 1}]')$$,
+                         repeat('a', 63) || 'éé'));
+DROP TABLE rvtest.utf8_cw;
