@@ -55,6 +55,7 @@
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/timestamp.h"
 
 /* The counts of one relation in one subtransaction. */
 typedef struct RvCount
@@ -284,6 +285,53 @@ rv_CountsSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 		rv_counts = foreach_delete_current(rv_counts, lc);
 		pfree(c);
 	}
+}
+
+/*
+ * The most warnings one client statement gets for what log-only tables let
+ * through; past that they are counted only, so a bulk statement does not
+ * flood the client and the server log with a warning per row.
+ */
+#define RV_MAX_WARNINGS		10
+
+/* the statement the warnings were counted for, and how many it had */
+static TimestampTz rv_warned_xact = 0;
+static TimestampTz rv_warned_stmt = 0;
+static int	rv_warned = 0;
+
+/*
+ * Returns whether a conflict or missing version that a log-only table lets
+ * through is to be reported as a warning: the first RV_MAX_WARNINGS of each
+ * statement the client sent are; when the next comes, one warning says
+ * that the statement's others are counted, not reported.
+ */
+bool
+rv_MayWarn(void)
+{
+	TimestampTz xact = GetCurrentTransactionStartTimestamp();
+	TimestampTz stmt = GetCurrentStatementStartTimestamp();
+
+	if (xact != rv_warned_xact || stmt != rv_warned_stmt)
+	{
+		rv_warned_xact = xact;
+		rv_warned_stmt = stmt;
+		rv_warned = 0;
+	}
+	if (rv_warned < RV_MAX_WARNINGS)
+	{
+		rv_warned++;
+		return true;
+	}
+	if (rv_warned == RV_MAX_WARNINGS)
+	{
+		rv_warned++;
+		ereport(WARNING,
+				(errcode(ERRCODE_WARNING),
+				 errmsg("further row version conflicts of this statement are not reported"),
+				 errdetail("They are counted in view rowversion.conflicts."),
+				 errhint("At most %d are reported for each statement.", RV_MAX_WARNINGS)));
+	}
+	return false;
 }
 
 /*

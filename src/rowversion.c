@@ -376,6 +376,20 @@ rv_CheckMayClaim(Relation rel, List *ancestors, AttrNumber attnum, int *state)
 #define RV_LEVEL(enforce)	((enforce) ? ERROR : WARNING)
 
 /*
+ * Whether a conflict's message may show the row's version: to a caller who
+ * may read it (rv_MaySeeColumns), and for a warning (log-only) also only
+ * when no SECURITY DEFINER function runs in between: an error can be
+ * caught by the function whose owner may read the version, a warning goes
+ * to the client that called it.
+ */
+static bool
+rv_MayShowVersion(Relation rel, AttrNumber attnum, bool enforce)
+{
+	return rv_MaySeeColumns(rel, &attnum, 1) &&
+		(enforce || GetUserId() == GetOuterUserId());
+}
+
+/*
  * Reports that the version a writer expected or claimed is not the row's
  * current one (RV001, or PT412): an error when enforce, else a warning,
  * counted for the table (conflicts.c), after which the caller lets the
@@ -386,12 +400,13 @@ void
 rv_HandleConflict(Relation rel, AttrNumber attnum, int64 expected,
 				  int64 current, bool current_isnull, bool enforce)
 {
-	ereport(RV_LEVEL(enforce),
+	if (enforce || rv_MayWarn())
+		ereport(RV_LEVEL(enforce),
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT),
 			 errmsg("row version conflict on table \"%s\"",
 					RelationGetRelationName(rel)),
-			 !rv_MaySeeColumns(rel, &attnum, 1) ?
+			 !rv_MayShowVersion(rel, attnum, enforce) ?
 			 errdetail("The row is not at version %lld.", (long long) expected) :
 			 current_isnull ?
 			 errdetail("Expected version %lld, but the row has no version.",
@@ -434,11 +449,12 @@ rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 		header = psprintf("%s...", pnstrdup(header, pg_mbcliplen(header, strlen(header),
 																  RV_HEADER_SHOWN)));
 
-	ereport(RV_LEVEL(enforce),
+	if (enforce || rv_MayWarn())
+		ereport(RV_LEVEL(enforce),
 			(errcode(code),
 			 errmsg("row version conflict on table \"%s\"",
 					RelationGetRelationName(rel)),
-			 !rv_MaySeeColumns(rel, &attnum, 1) ?
+			 !rv_MayShowVersion(rel, attnum, enforce) ?
 			 errdetail("Expected If-Match: %s, which the row's version does not match.",
 					   header) :
 			 current_isnull ?
@@ -459,7 +475,8 @@ rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 void
 rv_HandleVersionRequired(Relation rel, AttrNumber attnum, bool enforce)
 {
-	ereport(RV_LEVEL(enforce),
+	if (enforce || rv_MayWarn())
+		ereport(RV_LEVEL(enforce),
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_REQUIRED : RV_SQLSTATE_REQUIRED),
 			 errmsg("row version required to update table \"%s\"",

@@ -132,6 +132,7 @@ typedef enum RvCountKind
 } RvCountKind;
 
 extern void rv_CountConflict(Relation rel, RvCountKind kind);
+extern bool rv_MayWarn(void);
 extern void rv_ResetConflictCounts(Oid relid, bool start_counting);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */

@@ -92,14 +92,17 @@ static RvPendingMove rv_pending_move;
  * The row whose UPDATE last failed a precondition on a table in log-only
  * mode, and was let through with a warning.  When that UPDATE moves the
  * row to another partition, the DELETE from the old partition that
- * PostgreSQL runs next (at the same trigger depth, on the same row) is
- * not checked again: the row is reported once.
+ * PostgreSQL runs next (in the same command and subtransaction, at the
+ * same trigger depth, on the same row) is not checked again: the row is
+ * reported once.  Any other DELETE is checked.
  */
 typedef struct RvWarnedRow
 {
 	bool		valid;
 	int			depth;			/* trigger depth of that UPDATE */
 	FullTransactionId fxid;		/* its top-level transaction */
+	SubTransactionId subid;		/* its subtransaction */
+	CommandId	cid;			/* its command: the move's DELETE is in it */
 	Oid			relid;			/* the relation it updated */
 	ItemPointerData ctid;		/* the row it updated */
 } RvWarnedRow;
@@ -579,6 +582,8 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 		{
 			rv_warned_row.depth = rv_TriggerDepth();
 			rv_warned_row.fxid = GetTopFullTransactionId();
+			rv_warned_row.subid = GetCurrentSubTransactionId();
+			rv_warned_row.cid = GetCurrentCommandId(false);
 			rv_warned_row.relid = RelationGetRelid(rel);
 			rv_warned_row.ctid = trigdata->tg_trigtuple->t_self;
 		}
@@ -670,6 +675,8 @@ version_trigger(PG_FUNCTION_ARGS)
 			  rv_warned_row.relid == RelationGetRelid(trigdata->tg_relation) &&
 			  ItemPointerEquals(&rv_warned_row.ctid, &trigdata->tg_trigtuple->t_self) &&
 			  rv_warned_row.depth == rv_TriggerDepth() &&
+			  rv_warned_row.subid == GetCurrentSubTransactionId() &&
+			  rv_warned_row.cid == GetCurrentCommandId(false) &&
 			  FullTransactionIdEquals(rv_warned_row.fxid, GetTopFullTransactionIdIfAny())))
 		{
 			bool		failed;
