@@ -109,6 +109,7 @@ extern pg_noreturn void rv_ReportNotVersioned(Relation named, Oid nsp);
 extern int	rv_active;
 
 /* jsoninput.c */
+extern JsonbValue *rv_JsonbField(JsonbContainer *obj, const char *name);
 extern AttrNumber *rv_ChangedColumns(Relation rel, Jsonb *changes, int *ncols);
 extern bool rv_IsJsonType(Oid typid);
 extern Oid	rv_KeyBaseType(FunctionCallInfo fcinfo, Oid keytype);

@@ -126,20 +126,6 @@ rv_ReportBadItem(int position, const char *what, const char *hint)
 }
 
 /*
- * Returns the value of field name in JSON object container obj, or NULL.
- */
-static JsonbValue *
-rv_ItemField(JsonbContainer *obj, const char *name)
-{
-	JsonbValue	k;
-
-	k.type = jbvString;
-	k.val.string.val = (char *) name;
-	k.val.string.len = strlen(name);
-	return findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
-}
-
-/*
  * Reads the shape of item number position, JSON value v: an object with
  * "key", "version" and either "changes" (an object) or "delete": true, and
  * nothing else.  Fills item's key, changes and expected version.
@@ -183,12 +169,12 @@ rv_ReadItemShape(JsonbValue *v, int position, RvItem *item)
 							 "An item has the fields \"key\", \"version\", and \"changes\" or \"delete\".");
 	}
 
-	key = rv_ItemField(obj, "key");
+	key = rv_JsonbField(obj, "key");
 	if (key == NULL || key->type == jbvNull)
 		rv_ReportBadItem(position, "has no \"key\"", NULL);
 	item->key = JsonbValueToJsonb(key);
 
-	version = rv_ItemField(obj, "version");
+	version = rv_JsonbField(obj, "version");
 	if (version == NULL || version->type == jbvNull)
 		rv_ReportBadItem(position, "has no \"version\"",
 						 "Pass the version the row was read at.");
@@ -201,8 +187,8 @@ rv_ReadItemShape(JsonbValue *v, int position, RvItem *item)
 		rv_ReportBadItem(position, "has a \"version\" that is not a number", NULL);
 	item->expected = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text)));
 
-	changes = rv_ItemField(obj, "changes");
-	del = rv_ItemField(obj, "delete");
+	changes = rv_JsonbField(obj, "changes");
+	del = rv_JsonbField(obj, "delete");
 	if (del != NULL && !(del->type == jbvBool && del->val.boolean))
 		rv_ReportBadItem(position, "has a \"delete\" that is not true",
 						 "Leave \"delete\" out of an item that changes its row.");
@@ -214,6 +200,23 @@ rv_ReadItemShape(JsonbValue *v, int position, RvItem *item)
 			rv_ReportBadItem(position, "has \"changes\" that are not a JSON object",
 							 "Pass an object of column names and new values, such as {\"name\": \"Ada\"}.");
 		item->changes = JsonbValueToJsonb(changes);
+	}
+}
+
+/*
+ * Fills *order with the comparison of target's primary key, column by
+ * column as its index compares them.
+ */
+static void
+rv_InitKeyOrder(const RvTarget *target, RvKeyOrder *order)
+{
+	int			i;
+
+	order->nkeys = target->nkeys;
+	for (i = 0; i < target->nkeys; i++)
+	{
+		fmgr_info(target->keycmp[i], &order->cmp[i]);
+		order->coll[i] = target->keycoll[i];
 	}
 }
 
@@ -249,12 +252,7 @@ rv_SortItems(const RvTarget *target, RvItem *items, int nitems, RvItem **sorted)
 	RvKeyOrder	order;
 	int			i;
 
-	order.nkeys = target->nkeys;
-	for (i = 0; i < target->nkeys; i++)
-	{
-		fmgr_info(target->keycmp[i], &order.cmp[i]);
-		order.coll[i] = target->keycoll[i];
-	}
+	rv_InitKeyOrder(target, &order);
 	for (i = 0; i < nitems; i++)
 		sorted[i] = &items[i];
 	qsort_arg(sorted, nitems, sizeof(RvItem *), rv_CompareItems, &order);
@@ -291,12 +289,7 @@ rv_CheckKeyMoves(Relation rel, const RvTarget *target, RvItem **sorted, int n)
 				j,
 				k;
 
-	order.nkeys = target->nkeys;
-	for (i = 0; i < target->nkeys; i++)
-	{
-		fmgr_info(target->keycmp[i], &order.cmp[i]);
-		order.coll[i] = target->keycoll[i];
-	}
+	rv_InitKeyOrder(target, &order);
 	for (i = 0; i < n; i++)
 	{
 		RvItem	   *item = sorted[i];

@@ -20,18 +20,18 @@
 #include "utils/rel.h"
 
 /*
- * Returns the value of field name of JSON object jb, or NULL when it has
- * none.
+ * Returns the value of field name of JSON object obj (a jsonb's root or a
+ * nested object), or NULL when it has none.
  */
-static JsonbValue *
-rv_JsonbField(Jsonb *jb, const char *name)
+JsonbValue *
+rv_JsonbField(JsonbContainer *obj, const char *name)
 {
 	JsonbValue	k;
 
 	k.type = jbvString;
 	k.val.string.val = (char *) name;
 	k.val.string.len = strlen(name);
-	return findJsonbValueFromContainer(&jb->root, JB_FOBJECT, &k);
+	return findJsonbValueFromContainer(obj, JB_FOBJECT, &k);
 }
 
 /*
@@ -258,7 +258,7 @@ rv_KeyValues(Relation rel, const RvPlanEntry *entry, Datum key, Oid keytype,
 		for (i = 0; i < target->nkeys; i++)
 		{
 			const char *name = NameStr(TupleDescAttr(desc, target->keyattnums[i] - 1)->attname);
-			JsonbValue *found = rv_JsonbField(jb, name);
+			JsonbValue *found = rv_JsonbField(&jb->root, name);
 			char	   *text;
 
 			if (found == NULL)
@@ -323,7 +323,7 @@ rv_ChangeValues(Relation rel, const RvPlanEntry *entry, Jsonb *changes,
 		if (col->populate)
 			continue;
 
-		v = rv_JsonbField(changes, name);
+		v = rv_JsonbField(&changes->root, name);
 		if (v == NULL)
 			elog(ERROR, "column \"%s\" is missing from changes", name);
 
