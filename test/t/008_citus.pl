@@ -1,0 +1,180 @@
+# Citus: a coordinator and two workers on this machine (loopback only),
+# checking what holds on a real sharded cluster: on a hash-distributed table,
+# claims (RV001 through the coordinator), require_version (RV002),
+# conditional_update and conditional_delete by key, and versions kept through
+# a shard move, with a client holding versions across it; on a counter-mode
+# reference table, every copy of every row at the same version.
+#
+# Runs when the server has Citus (../shared/citus/install builds it into
+# PostgreSQL 15); says "not tested: Citus is not installed" otherwise.
+# Negative control: the copy checker must report a copy written behind the
+# coordinator's back.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use RvTest;
+
+my $sharedir = `pg_config --sharedir`;
+chomp $sharedir;
+plan skip_all => 'not tested: Citus is not installed'
+  unless -f "$sharedir/extension/citus.control";
+
+# Nodes reach each other over TCP on 127.0.0.1.
+my @nodes;
+for my $name (qw(coordinator worker1 worker2))
+{
+	my $node = PostgreSQL::Test::Cluster->new($name);
+	$node->init;
+	$node->append_conf('postgresql.conf', <<'CONF');
+log_statement = none
+shared_preload_libraries = 'citus'
+listen_addresses = '127.0.0.1'
+max_prepared_transactions = 100
+citus.shard_count = 4
+CONF
+	$node->append_conf('pg_hba.conf', "host all all 127.0.0.1/32 trust\n");
+	$node->start;
+	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
+	push @nodes, $node;
+}
+my ($coord, @workers) = @nodes;
+$coord->safe_psql('postgres',
+	"SELECT citus_set_coordinator_host('127.0.0.1', " . $coord->port . ")");
+$coord->safe_psql('postgres',
+	"SELECT citus_add_node('127.0.0.1', " . $_->port . ")") for @workers;
+# created on the coordinator, Citus creates it on the workers too
+$coord->safe_psql('postgres', 'CREATE EXTENSION rowversion');
+is($workers[0]->safe_psql('postgres',
+	q{SELECT extversion FROM pg_extension WHERE extname = 'rowversion'}),
+	$coord->safe_psql('postgres',
+		q{SELECT extversion FROM pg_extension WHERE extname = 'rowversion'}),
+	'the extension is on the workers');
+
+# SQLSTATE of a statement run on the coordinator, or 'ok'.
+sub outcome
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY sqlstate\n$sql");
+	return 'ok' if $rc == 0;
+	return $err =~ /^(?:psql:[^\n]*?)?(?:ERROR:\s+)?([0-9A-Z]{5})\s*$/m ? $1 : "failed: $err";
+}
+
+sub coord_sql { return $coord->safe_psql('postgres', $_[0]); }
+
+# A hash-distributed table.  enable() on a distributed table needs Citus's
+# citus.enable_unsafe_triggers today.
+coord_sql(q{
+CREATE TABLE customers (id int PRIMARY KEY, name text, tags text[]);
+SELECT create_distributed_table('customers', 'id');
+SET citus.enable_unsafe_triggers = on;
+SELECT rowversion.enable('customers', mode => 'counter');
+INSERT INTO customers SELECT g, 'c' || g, '{}' FROM generate_series(1, 40) g;
+});
+is(coord_sql('SELECT count(*) FROM customers WHERE row_version = 1'), '40',
+	'inserted rows start at version 1 on every shard');
+
+# claims, through the coordinator, on rows of every shard
+is(outcome(q{UPDATE customers SET name = 'x', row_version = 1 WHERE id = 7}),
+	'ok', 'a current claim passes');
+is(coord_sql('SELECT row_version FROM customers WHERE id = 7'), '2',
+	'and moves the version');
+is(outcome(q{UPDATE customers SET name = 'lost', row_version = 1 WHERE id = 7}),
+	'RV001', 'a stale claim is RV001');
+is(coord_sql('SELECT name FROM customers WHERE id = 7'), 'x',
+	'and changes nothing');
+is(outcome(q{UPDATE customers SET name = 'all', row_version = 1}),
+	'RV001', 'a multi-shard statement with one stale claim fails');
+is(coord_sql(q{SELECT count(*) FROM customers WHERE name = 'all'}), '0',
+	'and changes no row on any shard');
+
+# conditional writes by key, routed to the shard that holds the row
+is(coord_sql(q{SELECT rowversion.conditional_update('customers', 8, 1, '{"name": "eight"}')}),
+	'2', 'conditional_update by key');
+is(outcome(q{SELECT rowversion.conditional_update('customers', 8, 1, '{"name": "stale"}')}),
+	'RV001', 'a stale conditional_update is RV001');
+is(outcome(q{SELECT rowversion.conditional_update('customers', 999, 1, '{}')}),
+	'RV003', 'a missing key is RV003');
+is(outcome(q{SELECT rowversion.conditional_delete('customers', 9, 1)}),
+	'ok', 'conditional_delete by key');
+is(coord_sql('SELECT count(*) FROM customers WHERE id = 9'), '0', 'deletes the row');
+
+# require_version on a distributed table
+coord_sql(q{
+SET citus.enable_unsafe_triggers = on;
+SELECT rowversion.enable('customers', mode => 'counter', require_version => true);
+});
+is(outcome(q{UPDATE customers SET name = 'blind' WHERE id = 10}),
+	'RV002', 'an update without a claim is RV002 under require_version');
+is(outcome(q{UPDATE customers SET name = 'claimed', row_version = 1 WHERE id = 10}),
+	'ok', 'and a claim passes');
+
+# A client holds the versions it read; a shard moves to the other worker.
+my $held = coord_sql('SELECT id || \':\' || row_version FROM customers ORDER BY id');
+my $before = coord_sql(
+	q{SELECT md5(string_agg(id || ':' || row_version || ':' || name, ',' ORDER BY id)) FROM customers});
+my ($shard, $from) = split /\|/, coord_sql(q{
+SELECT s.shardid, p.nodeport FROM pg_dist_shard s
+JOIN pg_dist_placement pl USING (shardid) JOIN pg_dist_node p ON p.groupid = pl.groupid
+WHERE s.logicalrelid = 'customers'::regclass AND p.nodeport <> } . $coord->port . q{
+ORDER BY s.shardid LIMIT 1});
+my ($to) = grep { $_ != $from } map { $_->port } @workers;
+my ($moved_id) = split /\n/, coord_sql(qq{
+SELECT id FROM customers WHERE get_shard_id_for_distribution_column('customers', id) = $shard
+ORDER BY id LIMIT 1});
+coord_sql(qq{
+SELECT citus_move_shard_placement($shard, '127.0.0.1', $from, '127.0.0.1', $to,
+                                  shard_transfer_mode => 'block_writes')});
+is(coord_sql(qq{
+SELECT p.nodeport FROM pg_dist_placement pl JOIN pg_dist_node p ON p.groupid = pl.groupid
+WHERE pl.shardid = $shard}), $to, 'the shard moved to the other worker');
+is(coord_sql(
+	q{SELECT md5(string_agg(id || ':' || row_version || ':' || name, ',' ORDER BY id)) FROM customers}),
+	$before, 'every row keeps its version through the move');
+my ($held_version) = $held =~ /^$moved_id:(\d+)$/m;
+is(outcome(qq{UPDATE customers SET name = 'after move', row_version = $held_version WHERE id = $moved_id}),
+	'ok', 'the version a client read before the move is still current after it');
+is(outcome(qq{UPDATE customers SET name = 'stale', row_version = $held_version WHERE id = $moved_id}),
+	'RV001', 'and once used, it is stale on the new node too');
+
+# A counter-mode reference table: a copy on every node.
+coord_sql(q{
+CREATE TABLE countries (code text PRIMARY KEY, name text);
+SELECT create_reference_table('countries');
+SET citus.enable_unsafe_triggers = on;
+SELECT rowversion.enable('countries', mode => 'counter');
+INSERT INTO countries VALUES ('de', 'Germany'), ('fr', 'France'), ('it', 'Italy');
+UPDATE countries SET name = 'Deutschland', row_version = 1 WHERE code = 'de';
+SELECT rowversion.conditional_update('countries', 'fr', 1, '{"name": "République française"}');
+SELECT rowversion.conditional_delete('countries', 'it', 1);
+UPDATE countries SET name = name;
+});
+my $refshard = coord_sql(q{
+SELECT shard_name('countries'::regclass, shardid) FROM pg_dist_shard
+WHERE logicalrelid = 'countries'::regclass});
+
+# Each node's copy, as code:version:name rows.
+sub copies
+{
+	return map {
+		$_->safe_psql('postgres',
+			"SELECT string_agg(code || ':' || row_version || ':' || name, ',' ORDER BY code) FROM $refshard")
+	} @nodes;
+}
+my @copies = copies();
+is(scalar(grep { $_ eq $copies[0] } @copies), 3,
+	'every copy of the reference table holds the same rows at the same versions');
+is($copies[0], 'de:3:Deutschland,fr:3:République française',
+	'the versions the writes gave them');
+
+# negative control: a copy written behind the coordinator's back differs
+$workers[0]->safe_psql('postgres',
+	"SET session_replication_role = replica; UPDATE $refshard SET row_version = 99 WHERE code = 'de'");
+@copies = copies();
+isnt(scalar(grep { $_ eq $copies[0] } @copies), 3,
+	'negative control: the copy checker sees a diverged copy');
+
+$_->stop for reverse @nodes;
+done_testing();
