@@ -47,6 +47,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
@@ -883,6 +884,38 @@ rv_CreateVersionTrigger(RvTable *table, Oid nsp, List *args)
 }
 
 /*
+ * Starts the DDL of enable(), disable(), propagate() and
+ * stop_propagating(): connects to SPI and, where Citus is loaded, lets it
+ * create and drop the extension's triggers on distributed and reference
+ * tables and their shards (citus.enable_unsafe_triggers, which it
+ * otherwise asks the user to set first: those triggers only act on their
+ * own row, or on a co-located parent's).  Returns the GUC nest level that
+ * rv_EndDDL() closes, as a function's SET clause would.
+ */
+static int
+rv_BeginDDL(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	if (GetConfigOption("citus.enable_unsafe_triggers", true, false) != NULL)
+		(void) set_config_option("citus.enable_unsafe_triggers", "on",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	return nestlevel;
+}
+
+/* Ends what rv_BeginDDL() started; settings are as they were before. */
+static void
+rv_EndDDL(int nestlevel)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	AtEOXact_GUC(true, nestlevel);
+}
+
+/*
  * rowversion.enable(tbl regclass, version_column name, mode text,
  *					  require_version boolean, ignore_columns name[],
  *					  enforce boolean)
@@ -902,6 +935,7 @@ rv_CreateVersionTrigger(RvTable *table, Oid nsp, List *args)
 Datum
 enable(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
 	Oid			vfunc;
 	RvTable		table;
@@ -935,8 +969,7 @@ enable(PG_FUNCTION_ARGS)
 	rv_CheckTable(PG_GETARG_OID(0), &table);
 	vfunc = rv_ExtensionFunction(nsp, "version_trigger");
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = rv_BeginDDL();
 	rv_LockTable(&table);
 	rel = relation_open(table.relid, AccessShareLock);
 
@@ -977,8 +1010,7 @@ enable(PG_FUNCTION_ARGS)
 	if (!was_enabled || (was_enforcing && !options.enforce))
 		rv_ResetConflictCounts(table.relid, !options.enforce);
 
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	rv_EndDDL(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -991,6 +1023,7 @@ enable(PG_FUNCTION_ARGS)
 Datum
 disable(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
 	RvTable		table;
 	RvTriggerRow *current;
@@ -1006,16 +1039,14 @@ disable(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" does not keep row versions", table.relname)));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = rv_BeginDDL();
 	rv_DropOtherVersionTriggers(&table, rv_ExtensionFunction(nsp, "version_trigger"),
 								NULL);
 	if (PG_GETARG_BOOL(1) && current->nargs >= 1)
 		rv_Execute(psprintf("ALTER TABLE %s DROP COLUMN IF EXISTS %s",
 							table.qualified, quote_identifier(current->args[RV_ARG_VERSION_COLUMN])));
 	rv_ResetConflictCounts(table.relid, false);
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	rv_EndDDL(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -1108,6 +1139,7 @@ rv_CreatePropagationTriggers(RvTable *child, Oid fk, const char *fkname,
 Datum
 propagate(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
 	RvTable		child;
 	RvTable		parent;
@@ -1172,16 +1204,14 @@ propagate(PG_FUNCTION_ARGS)
 				 errmsg("propagating from table \"%s\" to table \"%s\" would create a cycle",
 						child.relname, parent.relname)));
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = rv_BeginDDL();
 	rv_LockTable(&child);
 
 	rv_CheckForeignKeyColumns(&child, fk, fkname);
 	rv_DropPropagationTriggers(&child, fkname, nsp);
 	rv_CreatePropagationTriggers(&child, fk, fkname, parent_column, nsp);
 
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	rv_EndDDL(nestlevel);
 	PG_RETURN_VOID();
 }
 
@@ -1193,6 +1223,7 @@ propagate(PG_FUNCTION_ARGS)
 Datum
 stop_propagating(PG_FUNCTION_ARGS)
 {
+	int			nestlevel;
 	Oid			nsp = get_func_namespace(fcinfo->flinfo->fn_oid);
 	RvTable		child;
 	Oid			parent;
@@ -1206,14 +1237,12 @@ stop_propagating(PG_FUNCTION_ARGS)
 	rv_CheckTable(PG_GETARG_OID(0), &child);
 	fk = rv_FindForeignKey(child.relid, parent, via);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
+	nestlevel = rv_BeginDDL();
 	if (!rv_DropPropagationTriggers(&child, rv_ConstraintName(fk), nsp))
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("table \"%s\" does not propagate to table \"%s\"",
 						child.relname, rv_RelName(parent))));
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	rv_EndDDL(nestlevel);
 	PG_RETURN_VOID();
 }

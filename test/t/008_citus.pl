@@ -64,15 +64,25 @@ sub outcome
 
 sub coord_sql { return $coord->safe_psql('postgres', $_[0]); }
 
-# A hash-distributed table.  enable() on a distributed table needs Citus's
-# citus.enable_unsafe_triggers today.
+# A hash-distributed table.  enable() and disable() need no Citus setting
+# from the user (Citus refuses triggers on distributed tables unless
+# citus.enable_unsafe_triggers is on) and leave the user's as it was.
 coord_sql(q{
 CREATE TABLE customers (id int PRIMARY KEY, name text, tags text[]);
 SELECT create_distributed_table('customers', 'id');
-SET citus.enable_unsafe_triggers = on;
-SELECT rowversion.enable('customers', mode => 'counter');
-INSERT INTO customers SELECT g, 'c' || g, '{}' FROM generate_series(1, 40) g;
 });
+is(outcome(q{SELECT rowversion.enable('customers', mode => 'counter')}), 'ok',
+	'enable() on a distributed table, without citus.enable_unsafe_triggers');
+is(coord_sql(q{SELECT pg_typeof(rowversion.enable('customers', mode => 'counter')),
+  current_setting('citus.enable_unsafe_triggers')}), 'void|off',
+	"and the user's setting is left as it was");
+is(outcome(q{SELECT rowversion.disable('customers')}), 'ok', 'disable() too');
+is(outcome(q{SELECT rowversion.enable('customers', mode => 'counter')}), 'ok',
+	'and enable() again');
+is($workers[0]->safe_psql('postgres',
+	q{SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'zz\_rowversion\_%'}), '2',
+	"the trigger is on the worker's shards (two of four)");
+coord_sql(q{INSERT INTO customers SELECT g, 'c' || g, '{}' FROM generate_series(1, 40) g});
 is(coord_sql('SELECT count(*) FROM customers WHERE row_version = 1'), '40',
 	'inserted rows start at version 1 on every shard');
 
@@ -102,10 +112,7 @@ is(outcome(q{SELECT rowversion.conditional_delete('customers', 9, 1)}),
 is(coord_sql('SELECT count(*) FROM customers WHERE id = 9'), '0', 'deletes the row');
 
 # require_version on a distributed table
-coord_sql(q{
-SET citus.enable_unsafe_triggers = on;
-SELECT rowversion.enable('customers', mode => 'counter', require_version => true);
-});
+coord_sql(q{SELECT rowversion.enable('customers', mode => 'counter', require_version => true)});
 is(outcome(q{UPDATE customers SET name = 'blind' WHERE id = 10}),
 	'RV002', 'an update without a claim is RV002 under require_version');
 is(outcome(q{UPDATE customers SET name = 'claimed', row_version = 1 WHERE id = 10}),
@@ -143,7 +150,6 @@ is(outcome(qq{UPDATE customers SET name = 'stale', row_version = $held_version W
 coord_sql(q{
 CREATE TABLE countries (code text PRIMARY KEY, name text);
 SELECT create_reference_table('countries');
-SET citus.enable_unsafe_triggers = on;
 SELECT rowversion.enable('countries', mode => 'counter');
 INSERT INTO countries VALUES ('de', 'Germany'), ('fr', 'France'), ('it', 'Italy');
 UPDATE countries SET name = 'Deutschland', row_version = 1 WHERE code = 'de';
