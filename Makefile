@@ -4,7 +4,7 @@ EXTENSION = rowversion
 EXTVERSION = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 
 MODULE_big = rowversion
-OBJS = src/rowversion.o src/trigger.o src/manage.o src/options.o src/conditional.o src/conditionalwrite.o src/plancache.o src/jsoninput.o src/precondition.o src/watermark.o src/clock.o src/propagate.o src/etag.o src/conflicts.o
+OBJS = src/rowversion.o src/trigger.o src/manage.o src/options.o src/conditional.o src/conditionalwrite.o src/plancache.o src/jsoninput.o src/precondition.o src/watermark.o src/clock.o src/citus.o src/propagate.o src/etag.o src/conflicts.o
 RV_HEADERS = src/rowversion.h src/compat.h src/modes.h src/etag.h src/conditional.h src/clock.h
 
 DATA = $(wildcard sql/$(EXTENSION)--*.sql)

@@ -979,6 +979,9 @@ enable(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("invalid row version mode \"%s\"", mode),
 				 errhint("Valid values are %s.", rv_ModeNames("and"))));
+	if (options.mode == RV_MODE_XACT &&
+		rv_CitusTableKind(table.relid) == RV_CITUS_REFERENCE)
+		rv_ReportReferenceXact(table.relname);
 	if (options.version_column[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),

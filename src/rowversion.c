@@ -405,7 +405,7 @@ rv_HandleConflict(Relation rel, AttrNumber attnum, int64 expected,
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT),
 			 errmsg("row version conflict on table \"%s\"",
-					RelationGetRelationName(rel)),
+					rv_TableName(rel)),
 			 !rv_MayShowVersion(rel, attnum, enforce) ?
 			 errdetail("The row is not at version %lld.", (long long) expected) :
 			 current_isnull ?
@@ -453,7 +453,7 @@ rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 		ereport(RV_LEVEL(enforce),
 			(errcode(code),
 			 errmsg("row version conflict on table \"%s\"",
-					RelationGetRelationName(rel)),
+					rv_TableName(rel)),
 			 !rv_MayShowVersion(rel, attnum, enforce) ?
 			 errdetail("Expected If-Match: %s, which the row's version does not match.",
 					   header) :
@@ -480,7 +480,7 @@ rv_HandleVersionRequired(Relation rel, AttrNumber attnum, bool enforce)
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_REQUIRED : RV_SQLSTATE_REQUIRED),
 			 errmsg("row version required to update table \"%s\"",
-					RelationGetRelationName(rel)),
+					rv_TableName(rel)),
 			 errdetail("The table requires every update to claim the version it read."),
 			 errhint("Set column \"%s\" to the version you read, in the same UPDATE.",
 					 NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),

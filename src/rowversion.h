@@ -135,6 +135,20 @@ extern void rv_CountConflict(Relation rel, RvCountKind kind);
 extern bool rv_MayWarn(void);
 extern void rv_ResetConflictCounts(Oid relid, bool start_counting);
 
+/* citus.c: shards and kinds of Citus tables */
+typedef enum RvCitusKind
+{
+	RV_CITUS_NONE,				/* no Citus table (or no Citus) */
+	RV_CITUS_DISTRIBUTED,
+	RV_CITUS_REFERENCE,
+	RV_CITUS_LOCAL
+} RvCitusKind;
+
+extern RvCitusKind rv_CitusTableKind(Oid relid);
+extern Oid	rv_CitusShardOf(Relation rel);
+extern const char *rv_TableName(Relation rel);
+extern pg_noreturn void rv_ReportReferenceXact(const char *table);
+
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
 extern void rv_InitPreconditions(void);

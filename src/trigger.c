@@ -31,6 +31,7 @@
 #include "fmgr.h"
 #include "nodes/bitmapset.h"
 #include "utils/builtins.h"
+#include "utils/lsyscache.h"
 #include "utils/rel.h"
 
 PG_FUNCTION_INFO_V1(version_trigger);
@@ -129,6 +130,19 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	int			i;
 
 	rv_ReadOptions(tg, rel, &options);
+
+	/*
+	 * On Citus, a copy of a reference table in xact mode (made reference
+	 * after enable(), which refuses it) would take this node's own
+	 * versions: refused on every write.
+	 */
+	if (options.mode == RV_MODE_XACT)
+	{
+		Oid			table = rv_CitusShardOf(rel);
+
+		if (OidIsValid(table) && rv_CitusTableKind(table) == RV_CITUS_REFERENCE)
+			rv_ReportReferenceXact(get_rel_name(table));
+	}
 
 	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
 	opts = (RvTriggerOptions *) palloc0(sizeof(RvTriggerOptions));

@@ -59,10 +59,18 @@ sub outcome
 	my ($sql) = @_;
 	my ($rc, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY sqlstate\n$sql");
 	return 'ok' if $rc == 0;
-	return $err =~ /^(?:psql:[^\n]*?)?(?:ERROR:\s+)?([0-9A-Z]{5})\s*$/m ? $1 : "failed: $err";
+	return $err =~ /ERROR:\s+([0-9A-Z]{5})\s*$/m ? $1 : "failed: $err";
 }
 
 sub coord_sql { return $coord->safe_psql('postgres', $_[0]); }
+
+# The primary message of a statement's error on the coordinator.
+sub message_of
+{
+	my ($sql) = @_;
+	my ($rc, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY terse\n$sql");
+	return $err =~ /ERROR:\s+(?:[0-9A-Z]{5}:\s+)?(.*)$/m ? $1 : "no error";
+}
 
 # A hash-distributed table.  enable() and disable() need no Citus setting
 # from the user (Citus refuses triggers on distributed tables unless
@@ -95,6 +103,9 @@ is(outcome(q{UPDATE customers SET name = 'lost', row_version = 1 WHERE id = 7}),
 	'RV001', 'a stale claim is RV001');
 is(coord_sql('SELECT name FROM customers WHERE id = 7'), 'x',
 	'and changes nothing');
+is(message_of(q{UPDATE customers SET name = 'lost', row_version = 1 WHERE id = 7}),
+	'row version conflict on table "customers"',
+	'the error names the table, not the shard the worker wrote');
 is(outcome(q{UPDATE customers SET name = 'all', row_version = 1}),
 	'RV001', 'a multi-shard statement with one stale claim fails');
 is(coord_sql(q{SELECT count(*) FROM customers WHERE name = 'all'}), '0',
@@ -160,6 +171,27 @@ UPDATE countries SET name = name;
 my $refshard = coord_sql(q{
 SELECT shard_name('countries'::regclass, shardid) FROM pg_dist_shard
 WHERE logicalrelid = 'countries'::regclass});
+
+# xact mode on a reference table would give each copy its own node's
+# transaction IDs: refused by enable(), and by the trigger of a table that
+# was enabled before it became a reference table.
+coord_sql(q{CREATE TABLE regions (code text PRIMARY KEY, name text);
+SELECT create_reference_table('regions')});
+is(outcome(q{SELECT rowversion.enable('regions')}), '0A000',
+	'enable() refuses xact mode on a reference table');
+is(outcome(q{SELECT rowversion.enable('regions', mode => 'counter')}), 'ok',
+	'and takes counter mode');
+coord_sql(q{CREATE TABLE zones (code text PRIMARY KEY, name text);
+SELECT rowversion.enable('zones');
+INSERT INTO zones VALUES ('a', 'A')});
+# (Citus itself refuses to distribute a table with triggers unless told)
+my $make_ref = q{SET citus.enable_unsafe_triggers = on; SELECT create_reference_table('zones')};
+# (Citus hands on the placement's error from its copy with SQLSTATE XX000)
+is(message_of($make_ref),
+	'row versions of reference table "zones" cannot be kept in mode "xact"',
+	'an xact-mode table made a reference table is refused as its rows are copied');
+is(coord_sql(q{SELECT count(*) FROM pg_dist_partition WHERE logicalrelid = 'zones'::regclass}),
+	'0', 'and stays a local table');
 
 # Each node's copy, as code:version:name rows.
 sub copies
