@@ -96,7 +96,7 @@ rv_CitusShardOf(Relation rel)
 		!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)))
 		return InvalidOid;
 	errno = 0;
-	shardid = strtoi64(digits + 1, &end, 10);
+	shardid = (int64) strtoll(digits + 1, &end, 10);
 	if (errno != 0 || *end != '\0')
 		return InvalidOid;
 
