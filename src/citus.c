@@ -24,15 +24,46 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
+#include "utils/inval.h"
+#include "utils/hsearch.h"
 #include "utils/rel.h"
 
+/* A shard's table and kind, or that a relation is no shard. */
+typedef struct RvShardEntry
+{
+	Oid			relid;			/* hash key: the relation */
+	Oid			table;			/* the table it is a shard of, or InvalidOid */
+	RvCitusKind kind;			/* that table's kind */
+} RvShardEntry;
+
+static Oid	rv_LookUpShard(Relation rel);
+
+/* rv_CitusShardOf's answers, forgotten at every relcache invalidation */
+static HTAB *rv_shards = NULL;
+
 /*
- * Returns whether Citus is loaded in this server.
+ * Returns whether Citus is loaded in this server: its settings are defined
+ * (a SET of one without Citus makes only a placeholder).
  */
-static bool
+bool
 rv_CitusLoaded(void)
 {
-	return GetConfigOption("citus.enable_unsafe_triggers", true, false) != NULL;
+	return GetConfigOption("citus.enable_unsafe_triggers", true, false) != NULL &&
+		!(GetConfigOptionFlags("citus.enable_unsafe_triggers", true) & GUC_CUSTOM_PLACEHOLDER);
+}
+
+/* Forgets every cached answer: a relation was created, dropped or altered. */
+static void
+rv_ForgetShards(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS status;
+	RvShardEntry *entry;
+
+	if (rv_shards == NULL)
+		return;
+	hash_seq_init(&status, rv_shards);
+	while ((entry = (RvShardEntry *) hash_seq_search(&status)) != NULL)
+		hash_search(rv_shards, &entry->relid, HASH_REMOVE, NULL);
 }
 
 /*
@@ -53,22 +84,23 @@ rv_CitusTableKind(Oid relid)
 	args[0] = ObjectIdGetDatum(relid);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT p.partmethod::pg_catalog.text, p.repmodel::pg_catalog.text "
+	/* (a single-shard distributed table: method n, co-located with others) */
+	if (SPI_execute_with_args("SELECT CASE WHEN p.partmethod OPERATOR(pg_catalog.<>) 'n' "
+							  "              OR p.colocationid OPERATOR(pg_catalog.<>) 0 "
+							  "                 AND p.repmodel OPERATOR(pg_catalog.<>) 't' THEN 'd' "
+							  "            WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'r' "
+							  "            ELSE 'l' END "
 							  "FROM pg_catalog.pg_dist_partition AS p "
 							  "WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
 							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed");
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_processed > 0)
 	{
-		char	   *method = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-		char	   *model = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2);
+		char	   *k = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
 
-		if (method != NULL && strcmp(method, "n") != 0)
-			kind = RV_CITUS_DISTRIBUTED;
-		else if (model != NULL && strcmp(model, "t") == 0)
-			kind = RV_CITUS_REFERENCE;
-		else
-			kind = RV_CITUS_LOCAL;
+		kind = k == NULL ? RV_CITUS_NONE :
+			k[0] == 'd' ? RV_CITUS_DISTRIBUTED :
+			k[0] == 'r' ? RV_CITUS_REFERENCE : RV_CITUS_LOCAL;
 	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
@@ -76,13 +108,55 @@ rv_CitusTableKind(Oid relid)
 }
 
 /*
- * Returns the Citus table that rel is a shard of, or InvalidOid when rel is
- * no shard (or Citus is not loaded).  A shard's name is its table's name,
- * an underscore and the shard's ID (or, for long names, what Citus's
- * shard_name() makes of them), in the table's schema.
+ * Returns the Citus table that rel is a shard of, and its kind in *kind,
+ * or InvalidOid (and RV_CITUS_NONE) when rel is no shard or Citus is not
+ * loaded.  A shard's name is its table's name, an underscore and the
+ * shard's ID (or, for long names, what Citus's shard_name() makes of
+ * them), in the table's schema.  Looked up once per relation, until the
+ * next relcache invalidation.
  */
 Oid
-rv_CitusShardOf(Relation rel)
+rv_CitusShardOf(Relation rel, RvCitusKind *kind)
+{
+	Oid			relid = RelationGetRelid(rel);
+	RvShardEntry *entry;
+	bool		found;
+
+	*kind = RV_CITUS_NONE;
+	if (!rv_CitusLoaded())
+		return InvalidOid;
+	if (rv_shards == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(RvShardEntry);
+		rv_shards = hash_create("rowversion Citus shards", 64, &ctl,
+								HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(rv_ForgetShards, (Datum) 0);
+	}
+	entry = (RvShardEntry *) hash_search(rv_shards, &relid, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		/* looked up first, so an error leaves no entry behind */
+		Oid			table = rv_LookUpShard(rel);
+		RvCitusKind tkind = OidIsValid(table) ? rv_CitusTableKind(table) : RV_CITUS_NONE;
+
+		entry = (RvShardEntry *) hash_search(rv_shards, &relid, HASH_ENTER, &found);
+		entry->table = table;
+		entry->kind = tkind;
+	}
+	*kind = entry->kind;
+	return entry->table;
+}
+
+/*
+ * Looks up in Citus's metadata the table that rel is a shard of, or
+ * returns InvalidOid.
+ */
+static Oid
+rv_LookUpShard(Relation rel)
 {
 	const char *relname = RelationGetRelationName(rel);
 	const char *digits = strrchr(relname, '_');
@@ -92,7 +166,7 @@ rv_CitusShardOf(Relation rel)
 	int64		shardid;
 	char	   *end;
 
-	if (!rv_CitusLoaded() || digits == NULL || digits[1] < '0' || digits[1] > '9' ||
+	if (digits == NULL || digits[1] < '0' || digits[1] > '9' ||
 		!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)))
 		return InvalidOid;
 	errno = 0;
@@ -107,16 +181,13 @@ rv_CitusShardOf(Relation rel)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT s.logicalrelid::pg_catalog.oid "
 							  "FROM pg_catalog.pg_dist_shard AS s "
-							  "JOIN pg_catalog.pg_class AS c "
-							  "  ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid "
 							  "WHERE s.shardid OPERATOR(pg_catalog.=) $1 "
-							  "  AND c.relnamespace OPERATOR(pg_catalog.=) $3 "
 							  "  AND pg_catalog.shard_name(s.logicalrelid, s.shardid) "
 							  "      OPERATOR(pg_catalog.=) ANY (ARRAY[pg_catalog.quote_ident($2), "
 							  "        ($3::pg_catalog.regnamespace)::pg_catalog.text "
 							  "          OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident($2)])",
 							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed");
+		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_processed > 0)
 	{
 		bool		isnull;
@@ -126,6 +197,9 @@ rv_CitusShardOf(Relation rel)
 	}
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
+	/* a shard is in its table's schema */
+	if (OidIsValid(table) && get_rel_namespace(table) != RelationGetNamespace(rel))
+		table = InvalidOid;
 	return table;
 }
 
@@ -136,7 +210,8 @@ rv_CitusShardOf(Relation rel)
 const char *
 rv_TableName(Relation rel)
 {
-	Oid			table = rv_CitusShardOf(rel);
+	RvCitusKind kind;
+	Oid			table = rv_CitusShardOf(rel, &kind);
 	char	   *name = OidIsValid(table) ? get_rel_name(table) : NULL;
 
 	return name != NULL ? name : RelationGetRelationName(rel);

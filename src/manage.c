@@ -884,20 +884,21 @@ rv_CreateVersionTrigger(RvTable *table, Oid nsp, List *args)
 }
 
 /*
- * Starts the DDL of enable(), disable(), propagate() and
+ * Starts the work of enable(), disable(), propagate() and
  * stop_propagating(): connects to SPI and, where Citus is loaded, lets it
  * create and drop the extension's triggers on distributed and reference
- * tables and their shards (citus.enable_unsafe_triggers, which it
- * otherwise asks the user to set first: those triggers only act on their
- * own row, or on a co-located parent's).  Returns the GUC nest level that
- * rv_EndDDL() closes, as a function's SET clause would.
+ * tables and their shards (citus.enable_unsafe_triggers, a setting any
+ * user may change, which Citus otherwise asks the user to set first: those
+ * triggers only act on their own row).  The setting holds until
+ * rv_EndDDL(), for all the function does, as a SET clause on the function
+ * would: it closes the GUC nest level returned here.
  */
 static int
 rv_BeginDDL(void)
 {
 	int			nestlevel = NewGUCNestLevel();
 
-	if (GetConfigOption("citus.enable_unsafe_triggers", true, false) != NULL)
+	if (rv_CitusLoaded())
 		(void) set_config_option("citus.enable_unsafe_triggers", "on",
 								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
 								 true, 0, false);
@@ -1206,6 +1207,20 @@ propagate(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
 				 errmsg("propagating from table \"%s\" to table \"%s\" would create a cycle",
 						child.relname, parent.relname)));
+
+	/*
+	 * On Citus the child's shards name their foreign keys after the shard,
+	 * and Citus puts no TRUNCATE trigger on shards: the propagation would
+	 * make the child unwritable.  Refused until it works there.
+	 */
+	if (rv_CitusTableKind(child.relid) != RV_CITUS_NONE ||
+		rv_CitusTableKind(parent.relid) != RV_CITUS_NONE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot propagate from table \"%s\" to table \"%s\"",
+						child.relname, parent.relname),
+				 errdetail("Propagation does not work on Citus tables yet."),
+				 errhint("Update the parent's version in the same transaction as the child, with a claim or rowversion.conditional_update().")));
 
 	nestlevel = rv_BeginDDL();
 	rv_LockTable(&child);

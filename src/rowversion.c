@@ -400,12 +400,14 @@ void
 rv_HandleConflict(Relation rel, AttrNumber attnum, int64 expected,
 				  int64 current, bool current_isnull, bool enforce)
 {
+	/* (looked up before the report starts: it may run a query) */
+	const char *relname = rv_TableName(rel);
 	if (enforce || rv_MayWarn())
 		ereport(RV_LEVEL(enforce),
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT),
 			 errmsg("row version conflict on table \"%s\"",
-					rv_TableName(rel)),
+					relname),
 			 !rv_MayShowVersion(rel, attnum, enforce) ?
 			 errdetail("The row is not at version %lld.", (long long) expected) :
 			 current_isnull ?
@@ -441,6 +443,8 @@ rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 							const char *header, int64 current,
 							bool current_isnull, bool enforce)
 {
+	/* (looked up before the report starts: it may run a query) */
+	const char *relname = rv_TableName(rel);
 	int			code = rv_sqlstate_style == RV_STYLE_POSTGREST ?
 		RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
 
@@ -453,7 +457,7 @@ rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 		ereport(RV_LEVEL(enforce),
 			(errcode(code),
 			 errmsg("row version conflict on table \"%s\"",
-					rv_TableName(rel)),
+					relname),
 			 !rv_MayShowVersion(rel, attnum, enforce) ?
 			 errdetail("Expected If-Match: %s, which the row's version does not match.",
 					   header) :
@@ -475,12 +479,14 @@ rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 void
 rv_HandleVersionRequired(Relation rel, AttrNumber attnum, bool enforce)
 {
+	/* (looked up before the report starts: it may run a query) */
+	const char *relname = rv_TableName(rel);
 	if (enforce || rv_MayWarn())
 		ereport(RV_LEVEL(enforce),
 			(errcode(rv_sqlstate_style == RV_STYLE_POSTGREST ?
 					 RV_SQLSTATE_PT_REQUIRED : RV_SQLSTATE_REQUIRED),
 			 errmsg("row version required to update table \"%s\"",
-					rv_TableName(rel)),
+					relname),
 			 errdetail("The table requires every update to claim the version it read."),
 			 errhint("Set column \"%s\" to the version you read, in the same UPDATE.",
 					 NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),

@@ -144,8 +144,9 @@ typedef enum RvCitusKind
 	RV_CITUS_LOCAL
 } RvCitusKind;
 
+extern bool rv_CitusLoaded(void);
 extern RvCitusKind rv_CitusTableKind(Oid relid);
-extern Oid	rv_CitusShardOf(Relation rel);
+extern Oid	rv_CitusShardOf(Relation rel, RvCitusKind *kind);
 extern const char *rv_TableName(Relation rel);
 extern pg_noreturn void rv_ReportReferenceXact(const char *table);
 

@@ -138,10 +138,10 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	 */
 	if (options.mode == RV_MODE_XACT)
 	{
-		Oid			table = rv_CitusShardOf(rel);
+		RvCitusKind kind;
 
-		if (OidIsValid(table) && rv_CitusTableKind(table) == RV_CITUS_REFERENCE)
-			rv_ReportReferenceXact(get_rel_name(table));
+		if (OidIsValid(rv_CitusShardOf(rel, &kind)) && kind == RV_CITUS_REFERENCE)
+			rv_ReportReferenceXact(rv_TableName(rel));
 	}
 
 	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);

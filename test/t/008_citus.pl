@@ -129,6 +129,19 @@ is(outcome(q{UPDATE customers SET name = 'blind' WHERE id = 10}),
 is(outcome(q{UPDATE customers SET name = 'claimed', row_version = 1 WHERE id = 10}),
 	'ok', 'and a claim passes');
 
+# propagate() between co-located distributed tables is refused (0A000):
+# the shards' foreign keys are named after the shard, so it would leave
+# the child unwritable.  The child is written as before.
+coord_sql(q{
+CREATE TABLE orders (customer_id int REFERENCES customers, id int, qty int,
+                     PRIMARY KEY (customer_id, id));
+SELECT create_distributed_table('orders', 'customer_id', colocate_with => 'customers');
+SELECT rowversion.enable('orders', mode => 'counter');
+});
+is(outcome(q{SELECT rowversion.propagate('orders', 'customers')}), '0A000',
+	'propagate() on Citus tables is refused');
+is(outcome(q{INSERT INTO orders VALUES (11, 1, 1)}), 'ok', 'and the child stays writable');
+
 # A client holds the versions it read; a shard moves to the other worker.
 my $held = coord_sql('SELECT id || \':\' || row_version FROM customers ORDER BY id');
 my $before = coord_sql(
