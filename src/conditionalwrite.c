@@ -13,8 +13,9 @@
  * so each item is a claim for require_version.
  *
  * The call reads and checks every item before it touches a row: a
- * malformed item, or two items with the same key, is an error that names
- * the item's position and writes nothing.  Rows are then visited in the
+ * malformed item, two items with the same key, or an item that moves its
+ * row to another item's key is an error that names the items' positions
+ * and writes nothing.  Rows are then visited in the
  * order of their keys in the primary key's index, whatever the items'
  * order, so two calls that share rows lock them in the same order and
  * cannot deadlock on each other.
