@@ -110,6 +110,7 @@ extern int	rv_active;
 
 /* jsoninput.c */
 extern JsonbValue *rv_JsonbField(JsonbContainer *obj, const char *name);
+extern char *rv_JsonbValueText(JsonbValue *v);
 extern AttrNumber *rv_ChangedColumns(Relation rel, Jsonb *changes, int *ncols);
 extern bool rv_IsJsonType(Oid typid);
 extern Oid	rv_KeyBaseType(FunctionCallInfo fcinfo, Oid keytype);

@@ -142,7 +142,6 @@ rv_ReadItemShape(JsonbValue *v, int position, RvItem *item)
 	JsonbValue *version;
 	JsonbValue *changes;
 	JsonbValue *del;
-	char	   *text;
 
 	memset(item, 0, sizeof(RvItem));
 	item->position = position;
@@ -179,14 +178,10 @@ rv_ReadItemShape(JsonbValue *v, int position, RvItem *item)
 	if (version == NULL || version->type == jbvNull)
 		rv_ReportBadItem(position, "has no \"version\"",
 						 "Pass the version the row was read at.");
-	if (version->type == jbvNumeric)
-		text = DatumGetCString(DirectFunctionCall1(numeric_out,
-												   NumericGetDatum(version->val.numeric)));
-	else if (version->type == jbvString)
-		text = pnstrdup(version->val.string.val, version->val.string.len);
-	else
+	if (version->type != jbvNumeric && version->type != jbvString)
 		rv_ReportBadItem(position, "has a \"version\" that is not a number", NULL);
-	item->expected = DatumGetInt64(DirectFunctionCall1(int8in, CStringGetDatum(text)));
+	item->expected = DatumGetInt64(DirectFunctionCall1(int8in,
+													   CStringGetDatum(rv_JsonbValueText(version))));
 
 	changes = rv_JsonbField(obj, "changes");
 	del = rv_JsonbField(obj, "delete");
@@ -244,23 +239,22 @@ rv_CompareItems(const void *a, const void *b, void *arg)
 }
 
 /*
- * Sorts items by key into sorted (an array of pointers) and refuses two
- * items with the same key: which change wins would depend on the order.
+ * Sorts items by key (order, rv_InitKeyOrder's) into sorted (an array of
+ * pointers) and refuses two items with the same key: which change wins
+ * would depend on the order.
  */
 static void
-rv_SortItems(const RvTarget *target, RvItem *items, int nitems, RvItem **sorted)
+rv_SortItems(RvKeyOrder *order, RvItem *items, int nitems, RvItem **sorted)
 {
-	RvKeyOrder	order;
 	int			i;
 
-	rv_InitKeyOrder(target, &order);
 	for (i = 0; i < nitems; i++)
 		sorted[i] = &items[i];
-	qsort_arg(sorted, nitems, sizeof(RvItem *), rv_CompareItems, &order);
+	qsort_arg(sorted, nitems, sizeof(RvItem *), rv_CompareItems, order);
 
 	for (i = 1; i < nitems; i++)
 	{
-		if (rv_CompareItems(&sorted[i - 1], &sorted[i], &order) == 0)
+		if (rv_CompareItems(&sorted[i - 1], &sorted[i], order) == 0)
 		{
 			int			first = Min(sorted[i - 1]->position, sorted[i]->position);
 			int			second = Max(sorted[i - 1]->position, sorted[i]->position);
@@ -278,19 +272,19 @@ rv_SortItems(const RvTarget *target, RvItem *items, int nitems, RvItem **sorted)
 /*
  * Refuses an item whose changes move its row to the key another item
  * names: that item would then find the moved row, and one call would
- * write the row twice.  sorted holds the items in key order.  Key columns
- * converted in the statement (arrays, composites) are not compared.
+ * write the row twice.  sorted holds the items in key order (order).
+ * Key columns converted in the statement (arrays, composites) are not
+ * compared.
  */
 static void
-rv_CheckKeyMoves(Relation rel, const RvTarget *target, RvItem **sorted, int n)
+rv_CheckKeyMoves(const RvTarget *target, RvKeyOrder *order, RvItem **sorted,
+				 int n)
 {
-	RvKeyOrder	order;
 	RvItem		moved;
 	int			i,
 				j,
 				k;
 
-	rv_InitKeyOrder(target, &order);
 	for (i = 0; i < n; i++)
 	{
 		RvItem	   *item = sorted[i];
@@ -315,7 +309,7 @@ rv_CheckKeyMoves(Relation rel, const RvTarget *target, RvItem **sorted, int n)
 			while (lo <= hi)
 			{
 				int			mid = (lo + hi) / 2;
-				int			c = rv_CompareItems(&p, &sorted[mid], &order);
+				int			c = rv_CompareItems(&p, &sorted[mid], order);
 
 				if (c == 0)
 				{
@@ -581,6 +575,7 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 	AttrNumber *visible;
 	int			nvisible;
 	Bitmapset  *keycols;
+	RvKeyOrder	order;
 	bool		failed = false;
 	int			i;
 
@@ -650,8 +645,9 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 	}
 	ctx.position = 0;
 	sorted = (RvItem **) palloc(sizeof(RvItem *) * n);
-	rv_SortItems(&target, items, n, sorted);
-	rv_CheckKeyMoves(rel, &target, sorted, n);
+	rv_InitKeyOrder(&target, &order);
+	rv_SortItems(&order, items, n, sorted);
+	rv_CheckKeyMoves(&target, &order, sorted, n);
 	visible = rv_VisibleColumns(rel, &nvisible);
 	keycols = RelationGetIndexAttrBitmap(rel, INDEX_ATTR_BITMAP_KEY);
 

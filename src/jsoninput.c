@@ -111,7 +111,7 @@ rv_IsJsonType(Oid typid)
  * scalar: strings unquoted, numbers and booleans as written, containers as
  * JSON text.
  */
-static char *
+char *
 rv_JsonbValueText(JsonbValue *v)
 {
 	switch (v->type)
