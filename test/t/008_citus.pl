@@ -15,62 +15,17 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
-use RvTest;
+use RvCitus;
 
-my $sharedir = `pg_config --sharedir`;
-chomp $sharedir;
-plan skip_all => 'not tested: Citus is not installed'
-  unless -f "$sharedir/extension/citus.control";
-
-# Nodes reach each other over TCP on 127.0.0.1.
-my @nodes;
-for my $name (qw(coordinator worker1 worker2))
-{
-	my $node = PostgreSQL::Test::Cluster->new($name);
-	$node->init;
-	$node->append_conf('postgresql.conf', <<'CONF');
-log_statement = none
-shared_preload_libraries = 'citus'
-listen_addresses = '127.0.0.1'
-max_prepared_transactions = 100
-citus.shard_count = 4
-CONF
-	$node->append_conf('pg_hba.conf', "host all all 127.0.0.1/32 trust\n");
-	$node->start;
-	$node->safe_psql('postgres', 'CREATE EXTENSION citus');
-	push @nodes, $node;
-}
+skip_without_citus();
+my @nodes = citus_cluster();
 my ($coord, @workers) = @nodes;
-$coord->safe_psql('postgres',
-	"SELECT citus_set_coordinator_host('127.0.0.1', " . $coord->port . ")");
-$coord->safe_psql('postgres',
-	"SELECT citus_add_node('127.0.0.1', " . $_->port . ")") for @workers;
 # created on the coordinator, Citus creates it on the workers too
-$coord->safe_psql('postgres', 'CREATE EXTENSION rowversion');
 is($workers[0]->safe_psql('postgres',
 	q{SELECT extversion FROM pg_extension WHERE extname = 'rowversion'}),
 	$coord->safe_psql('postgres',
 		q{SELECT extversion FROM pg_extension WHERE extname = 'rowversion'}),
 	'the extension is on the workers');
-
-# SQLSTATE of a statement run on the coordinator, or 'ok'.
-sub outcome
-{
-	my ($sql) = @_;
-	my ($rc, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY sqlstate\n$sql");
-	return 'ok' if $rc == 0;
-	return $err =~ /ERROR:\s+([0-9A-Z]{5})\s*$/m ? $1 : "failed: $err";
-}
-
-sub coord_sql { return $coord->safe_psql('postgres', $_[0]); }
-
-# The primary message of a statement's error on the coordinator.
-sub message_of
-{
-	my ($sql) = @_;
-	my ($rc, $out, $err) = $coord->psql('postgres', "\\set VERBOSITY terse\n$sql");
-	return $err =~ /ERROR:\s+(?:[0-9A-Z]{5}:\s+)?(.*)$/m ? $1 : "no error";
-}
 
 # A hash-distributed table.  enable() and disable() need no Citus setting
 # from the user (Citus refuses triggers on distributed tables unless
@@ -227,5 +182,5 @@ $workers[0]->safe_psql('postgres',
 isnt(scalar(grep { $_ eq $copies[0] } @copies), 3,
 	'negative control: the copy checker sees a diverged copy');
 
-$_->stop for reverse @nodes;
+stop_cluster();
 done_testing();
