@@ -18,6 +18,7 @@
  */
 #include "rowversion.h"
 
+#include "access/xact.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -36,7 +37,7 @@ typedef struct RvShardEntry
 	RvCitusKind kind;			/* that table's kind */
 } RvShardEntry;
 
-static Oid	rv_LookUpShard(Relation rel);
+static Oid	rv_LookUpShard(Oid relid);
 
 /* rv_CitusShardOf's answers, forgotten at every relcache invalidation */
 static HTAB *rv_shards = NULL;
@@ -110,15 +111,25 @@ rv_CitusTableKind(Oid relid)
 /*
  * Returns the Citus table that rel is a shard of, and its kind in *kind,
  * or InvalidOid (and RV_CITUS_NONE) when rel is no shard or Citus is not
- * loaded.  A shard's name is its table's name, an underscore and the
+ * loaded: rv_CitusShardTable() for an open relation.
+ */
+Oid
+rv_CitusShardOf(Relation rel, RvCitusKind *kind)
+{
+	return rv_CitusShardTable(RelationGetRelid(rel), kind);
+}
+
+/*
+ * Returns the Citus table that relation relid is a shard of, and its kind
+ * in *kind, or InvalidOid (and RV_CITUS_NONE) when it is no shard or Citus
+ * is not loaded.  A shard's name is its table's name, an underscore and the
  * shard's ID (or, for long names, what Citus's shard_name() makes of
  * them), in the table's schema.  Looked up once per relation, until the
  * next relcache invalidation.
  */
 Oid
-rv_CitusShardOf(Relation rel, RvCitusKind *kind)
+rv_CitusShardTable(Oid relid, RvCitusKind *kind)
 {
-	Oid			relid = RelationGetRelid(rel);
 	RvShardEntry *entry;
 	bool		found;
 
@@ -140,7 +151,7 @@ rv_CitusShardOf(Relation rel, RvCitusKind *kind)
 	if (entry == NULL)
 	{
 		/* looked up first, so an error leaves no entry behind */
-		Oid			table = rv_LookUpShard(rel);
+		Oid			table = rv_LookUpShard(relid);
 		RvCitusKind tkind = OidIsValid(table) ? rv_CitusTableKind(table) : RV_CITUS_NONE;
 
 		entry = (RvShardEntry *) hash_search(rv_shards, &relid, HASH_ENTER, &found);
@@ -152,14 +163,15 @@ rv_CitusShardOf(Relation rel, RvCitusKind *kind)
 }
 
 /*
- * Looks up in Citus's metadata the table that rel is a shard of, or
- * returns InvalidOid.
+ * Looks up in Citus's metadata the table that relation relid is a shard
+ * of, or returns InvalidOid.
  */
 static Oid
-rv_LookUpShard(Relation rel)
+rv_LookUpShard(Oid relid)
 {
-	const char *relname = RelationGetRelationName(rel);
-	const char *digits = strrchr(relname, '_');
+	const char *relname = get_rel_name(relid);
+	Oid			relnsp = get_rel_namespace(relid);
+	const char *digits = relname != NULL ? strrchr(relname, '_') : NULL;
 	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
 	Datum		args[3];
 	Oid			table = InvalidOid;
@@ -176,7 +188,7 @@ rv_LookUpShard(Relation rel)
 
 	args[0] = Int64GetDatum(shardid);
 	args[1] = CStringGetTextDatum(relname);
-	args[2] = ObjectIdGetDatum(RelationGetNamespace(rel));
+	args[2] = ObjectIdGetDatum(relnsp);
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 	if (SPI_execute_with_args("SELECT s.logicalrelid::pg_catalog.oid "
@@ -198,7 +210,7 @@ rv_LookUpShard(Relation rel)
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	/* a shard is in its table's schema */
-	if (OidIsValid(table) && get_rel_namespace(table) != RelationGetNamespace(rel))
+	if (OidIsValid(table) && get_rel_namespace(table) != relnsp)
 		table = InvalidOid;
 	return table;
 }
@@ -215,6 +227,38 @@ rv_TableName(Relation rel)
 	char	   *name = OidIsValid(table) ? get_rel_name(table) : NULL;
 
 	return name != NULL ? name : RelationGetRelationName(rel);
+}
+
+/*
+ * Sets setting name to value for the rest of the transaction on this node
+ * and on every node the transaction writes through, now or later: a SET
+ * LOCAL that Citus sends to the nodes, for which it takes
+ * citus.propagate_set_commands = 'local' while the SET runs (restored
+ * after it).  Citus sends only a SET that runs as a statement (a
+ * set_config_option() call is not seen), and only inside a transaction
+ * block: the caller must be in one.  Without Citus, a plain SET LOCAL.
+ */
+void
+rv_CitusSetLocal(const char *name, const char *value)
+{
+	int			nestlevel = NewGUCNestLevel();
+	StringInfoData sql;
+
+	Assert(IsTransactionBlock());
+	if (rv_CitusLoaded())
+		(void) set_config_option("citus.propagate_set_commands", "local",
+								 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+								 true, 0, false);
+	initStringInfo(&sql);
+	appendStringInfo(&sql, "SET LOCAL %s = %s", name, quote_literal_cstr(value));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql.data, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	/* the SET LOCAL stays; the setting of Citus's goes back */
+	AtEOXact_GUC(true, nestlevel);
 }
 
 /*

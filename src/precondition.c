@@ -13,6 +13,14 @@
  * subtransaction that rolls back is forgotten with it, as SET LOCAL is.
  * Nothing of them reaches the next transaction on the connection.
  *
+ * On Citus, the row trigger fires on the node that holds the row, in a
+ * backend of its own.  A registration for a distributed or reference table
+ * is therefore also written into the setting rowversion.preconditions, as
+ * SET LOCAL, which Citus sends to every node the transaction writes
+ * through (rv_CitusSetLocal()); a backend that registered nothing itself
+ * checks what that setting carries, naming tables by schema and name
+ * (the shards' tables have different OIDs on each node).
+ *
  * While one is registered, two hooks keep it from being skipped: at
  * ExecutorStart a client's statement whose target tables' row triggers
  * would not fire (dropped or disabled since), or that writes through a
@@ -88,6 +96,30 @@ static ExecutorStart_hook_type rv_prev_ExecutorStart = NULL;
 static ProcessUtility_hook_type rv_prev_ProcessUtility = NULL;
 
 static void rv_CheckDescendantTriggers(Relation rel, Trigger *tg);
+static void rv_ForwardPrecondition(Oid relid, const char *header);
+
+/*
+ * rowversion.preconditions: the registrations a coordinator forwarded, as
+ * entries "<n>:<schema><n>:<table><n>:<If-Match>", each field preceded by
+ * its length in bytes (so that no character needs escaping).
+ */
+static char *rv_forwarded_value = NULL;
+
+/* whether that setting carries any entry, for the row trigger's fast path */
+bool		rv_have_forwarded = false;
+
+/* One forwarded registration, its table resolved on this node. */
+typedef struct RvForwarded
+{
+	Oid			relid;			/* InvalidOid: no such table here */
+	char	   *header;
+	int			len;
+} RvForwarded;
+
+/* the setting's entries, parsed when first needed after each change */
+static List *rv_forwarded = NIL;
+static bool rv_forwarded_parsed = false;
+static MemoryContext rv_forwarded_cxt = NULL;
 
 /*
  * Forgets every registration when the transaction ends.  Their memory goes
@@ -158,6 +190,165 @@ rv_FindPrecondition(Oid relid)
 }
 
 /*
+ * Reads one field of a rowversion.preconditions entry at *p: a length of at
+ * most max bytes, a colon and that many bytes.  Returns whether there was
+ * one; sets *field and *len to the bytes (not terminated) and advances *p.
+ */
+static bool
+rv_ReadForwardedField(const char **p, int max, const char **field, int *len)
+{
+	const char *c = *p;
+	int			n = 0;
+	int			digits = 0;
+
+	while (*c >= '0' && *c <= '9' && digits < 6)
+	{
+		n = n * 10 + (*c++ - '0');
+		digits++;
+	}
+	if (digits == 0 || *c != ':' || n > max)
+		return false;
+	c++;
+	if ((int) strnlen(c, n) < n)
+		return false;
+	*field = c;
+	*len = n;
+	*p = c + n;
+	return true;
+}
+
+/*
+ * Parses value, a rowversion.preconditions setting.  Returns whether it is
+ * well formed; with resolve, also appends each entry to *entries (in
+ * CurrentMemoryContext) with its table looked up on this node.
+ */
+static bool
+rv_ParseForwarded(const char *value, bool resolve, List **entries)
+{
+	const char *p = value;
+
+	while (p != NULL && *p != '\0')
+	{
+		const char *nsp,
+				   *rel,
+				   *header;
+		int			nsplen,
+					rellen,
+					len;
+
+		if (!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &nsp, &nsplen) ||
+			!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &rel, &rellen) ||
+			!rv_ReadForwardedField(&p, RV_MAX_IF_MATCH, &header, &len) ||
+			nsplen == 0 || rellen == 0)
+			return false;
+		if (resolve)
+		{
+			RvForwarded *f = (RvForwarded *) palloc(sizeof(RvForwarded));
+			Oid			nspid = get_namespace_oid(pnstrdup(nsp, nsplen), true);
+
+			f->relid = OidIsValid(nspid) ?
+				get_relname_relid(pnstrdup(rel, rellen), nspid) : InvalidOid;
+			f->header = pnstrdup(header, len);
+			f->len = len;
+			*entries = lappend(*entries, f);
+		}
+	}
+	return true;
+}
+
+/* Refuses a rowversion.preconditions value that is not well formed. */
+static bool
+rv_CheckForwardedSetting(char **newval, void **extra, GucSource source)
+{
+	if (rv_ParseForwarded(*newval, false, NULL))
+		return true;
+	GUC_check_errdetail("It is set by rowversion.expect_match() on Citus, not by hand.");
+	return false;
+}
+
+/* Notes that rowversion.preconditions changed. */
+static void
+rv_AssignForwardedSetting(const char *newval, void *extra)
+{
+	rv_have_forwarded = newval != NULL && newval[0] != '\0';
+	rv_forwarded_parsed = false;
+}
+
+/*
+ * Returns the forwarded registrations (rowversion.preconditions), parsed
+ * and resolved once after each change of the setting.
+ */
+static List *
+rv_ForwardedPreconditions(void)
+{
+	MemoryContext oldcxt;
+
+	if (rv_forwarded_parsed)
+		return rv_forwarded;
+	if (rv_forwarded_cxt == NULL)
+		rv_forwarded_cxt = AllocSetContextCreate(TopMemoryContext,
+												 "rowversion forwarded preconditions",
+												 ALLOCSET_SMALL_SIZES);
+	MemoryContextReset(rv_forwarded_cxt);
+	rv_forwarded = NIL;
+	oldcxt = MemoryContextSwitchTo(rv_forwarded_cxt);
+	(void) rv_ParseForwarded(rv_forwarded_value, true, &rv_forwarded);
+	MemoryContextSwitchTo(oldcxt);
+	rv_forwarded_parsed = true;
+	return rv_forwarded;
+}
+
+/*
+ * Returns the forwarded registration for relid, or NULL.  The newest
+ * entry for a table is the only one (rv_ForwardPrecondition()).
+ */
+static RvForwarded *
+rv_FindForwarded(Oid relid)
+{
+	ListCell   *lc;
+
+	foreach(lc, rv_ForwardedPreconditions())
+	{
+		RvForwarded *f = (RvForwarded *) lfirst(lc);
+
+		if (f->relid == relid)
+			return f;
+	}
+	return NULL;
+}
+
+/*
+ * Appends to *headers the header registered for relid: by this backend
+ * (expect_match()), or when it registered nothing, forwarded to it from
+ * the node that did.
+ */
+static void
+rv_CollectHeader(Oid relid, List **headers)
+{
+	if (rv_preconditions != NIL)
+	{
+		RvPrecondition *p = rv_FindPrecondition(relid);
+
+		if (p != NULL && p->header != NULL)
+			*headers = lappend(*headers, p);
+	}
+	else if (rv_have_forwarded)
+	{
+		RvForwarded *f = rv_FindForwarded(relid);
+
+		if (f != NULL)
+		{
+			RvPrecondition *p = (RvPrecondition *) palloc0(sizeof(RvPrecondition));
+
+			p->relid = relid;
+			p->header = f->header;
+			p->len = f->len;
+			*headers = lappend(*headers, p);
+		}
+	}
+}
+
+/*
  * Checks the preconditions registered for rel and for the tables its rows
  * belong to (ancestors, rv_Ancestors(rel)) against a row at version
  * current, which the caller has locked: one that does not hold raises
@@ -189,15 +380,9 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 	ListCell   *lc;
 
 	*failed = false;
-	p = rv_FindPrecondition(RelationGetRelid(rel));
-	if (p != NULL && p->header != NULL)
-		headers = lappend(headers, p);
+	rv_CollectHeader(RelationGetRelid(rel), &headers);
 	foreach(lc, ancestors)
-	{
-		p = rv_FindPrecondition(lfirst_oid(lc));
-		if (p != NULL && p->header != NULL)
-			headers = lappend(headers, p);
-	}
+		rv_CollectHeader(lfirst_oid(lc), &headers);
 	if (headers == NIL)
 		return false;
 	if (rv_TriggerDepth() > 1)
@@ -205,6 +390,20 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 		list_free(headers);
 		return false;
 	}
+
+	/*
+	 * Whoever set a forwarded one, expect_match() did not check that the
+	 * caller may compare this table's versions: checked here, as for a
+	 * claim.
+	 */
+	if (rv_preconditions == NIL &&
+		!rv_MaySelectColumn(rel, ancestors, attnum))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("permission denied to compare row versions of table \"%s\"",
+						rv_TableName(rel)),
+				 errdetail("An If-Match precondition compares the row's version, which takes SELECT on column \"%s\".",
+						   NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname))));
 
 	/* a row without a version has no representation a tag could name */
 	foreach(lc, headers)
@@ -465,6 +664,17 @@ rv_ExecutorStart(QueryDesc *queryDesc, int eflags)
 void
 rv_InitPreconditions(void)
 {
+	DefineCustomStringVariable("rowversion.preconditions",
+							   "If-Match preconditions forwarded to the Citus nodes that hold the rows.",
+							   "Set by rowversion.expect_match() for the rest of the transaction; not to be set by hand.",
+							   &rv_forwarded_value,
+							   "",
+							   PGC_USERSET,
+							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE |
+							   GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
+							   rv_CheckForwardedSetting,
+							   rv_AssignForwardedSetting,
+							   NULL);
 	rv_prev_ExecutorStart = ExecutorStart_hook;
 	ExecutorStart_hook = rv_ExecutorStart;
 	rv_prev_ProcessUtility = ProcessUtility_hook;
@@ -613,6 +823,70 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 	rv_preconditions = lappend(rv_preconditions, p);
 	rv_have_preconditions = true;
 	MemoryContextSwitchTo(oldcxt);
+
+	/* on Citus, to the nodes that hold the table's rows */
+	if (rv_CitusLoaded())
+	{
+		RvCitusKind kind = rv_CitusTableKind(relid);
+
+		if (kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_REFERENCE)
+			rv_ForwardPrecondition(relid, p->header);
+	}
+}
+
+/*
+ * Appends one rowversion.preconditions field to buf.
+ */
+static void
+rv_AppendForwardedField(StringInfo buf, const char *field, int len)
+{
+	appendStringInfo(buf, "%d:", len);
+	appendBinaryStringInfo(buf, field, len);
+}
+
+/*
+ * Forwards the registration of header (NULL: none) for Citus table relid
+ * to the nodes that hold its rows: rowversion.preconditions, with any
+ * earlier entry for the table replaced, is set for the rest of the
+ * transaction on this node and on each node the transaction writes
+ * through.
+ */
+static void
+rv_ForwardPrecondition(Oid relid, const char *header)
+{
+	const char *nsp = get_namespace_name(get_rel_namespace(relid));
+	const char *rel = get_rel_name(relid);
+	StringInfoData value;
+	const char *p = rv_forwarded_value;
+
+	initStringInfo(&value);
+	while (p != NULL && *p != '\0')
+	{
+		const char *start = p;
+		const char *f_nsp,
+				   *f_rel,
+				   *f_header;
+		int			f_nsplen,
+					f_rellen,
+					f_len;
+
+		/* (the check hook let only well-formed values in) */
+		if (!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &f_nsp, &f_nsplen) ||
+			!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &f_rel, &f_rellen) ||
+			!rv_ReadForwardedField(&p, RV_MAX_IF_MATCH, &f_header, &f_len))
+			break;
+		if (f_nsplen == (int) strlen(nsp) && memcmp(f_nsp, nsp, f_nsplen) == 0 &&
+			f_rellen == (int) strlen(rel) && memcmp(f_rel, rel, f_rellen) == 0)
+			continue;
+		appendBinaryStringInfo(&value, start, p - start);
+	}
+	if (header != NULL)
+	{
+		rv_AppendForwardedField(&value, nsp, strlen(nsp));
+		rv_AppendForwardedField(&value, rel, strlen(rel));
+		rv_AppendForwardedField(&value, header, strlen(header));
+	}
+	rv_CitusSetLocal("rowversion.preconditions", value.data);
 }
 
 /*

@@ -37,6 +37,8 @@ RV_MODULE_MAGIC;
 
 void		_PG_init(void);
 
+static List *rv_InheritanceAncestors(Oid relid);
+
 /* rowversion.sqlstate_style: which SQLSTATE family errors are raised with */
 int			rv_sqlstate_style = RV_STYLE_ROWVERSION;
 
@@ -63,8 +65,9 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
-	RV_RESERVE_GUC_PREFIX("rowversion");
+	/* (before the prefix is reserved, which drops placeholders of it) */
 	rv_InitPreconditions();
+	RV_RESERVE_GUC_PREFIX("rowversion");
 }
 
 /*
@@ -224,12 +227,37 @@ rv_VersionTypeMax(Oid typid)
  * them changes them, and what is registered for one of them (an If-Match
  * precondition) or granted on it (SELECT) speaks for them.
  *
+ * On Citus, a shard's rows are its table's (rv_CitusShardTable): that
+ * table and its own ancestors follow the shard's, so what is registered
+ * for or granted on the table the user knows speaks for the shard that
+ * holds the row, on the node that holds it.
+ *
  * This is the extension's one answer to "which relations does this row
  * belong to"; every check that applies to a table and to the rows of its
  * partitions or inheritance children asks it.
  */
 List *
 rv_Ancestors(Oid relid)
+{
+	List	   *ancestors = rv_InheritanceAncestors(relid);
+	RvCitusKind kind;
+	Oid			table = rv_CitusShardTable(relid, &kind);
+
+	if (OidIsValid(table))
+	{
+		ancestors = list_append_unique_oid(ancestors, table);
+		ancestors = list_concat_unique_oid(ancestors,
+										   rv_InheritanceAncestors(table));
+	}
+	return ancestors;
+}
+
+/*
+ * rv_Ancestors() without Citus: the tables relid inherits from or is a
+ * partition of, directly or not, nearest first, each once.
+ */
+static List *
+rv_InheritanceAncestors(Oid relid)
 {
 	List	   *ancestors = NIL;
 	Relation	inhrel = table_open(InheritsRelationId, AccessShareLock);
@@ -280,7 +308,7 @@ rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode)
  * through rel or through one of ancestors (rv_Ancestors(rel)), on the
  * table or on the column of the same name.
  */
-static bool
+bool
 rv_MaySelectColumn(Relation rel, List *ancestors, AttrNumber attnum)
 {
 	const char *attname = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);

@@ -80,6 +80,8 @@ extern TriggerData *rv_CheckTriggerCall(FunctionCallInfo fcinfo,
 										const char *when);
 extern List *rv_Ancestors(Oid relid);
 extern bool rv_ColumnPrivilege(Oid relid, AttrNumber attnum, AclMode mode);
+extern bool rv_MaySelectColumn(Relation rel, List *ancestors,
+							   AttrNumber attnum);
 extern bool rv_MaySeeColumns(Relation rel, const AttrNumber *attnums, int n);
 #define RV_COMPARE_ALLOWED	1
 extern void rv_CheckMayClaim(Relation rel, List *ancestors, AttrNumber attnum,
@@ -147,11 +149,14 @@ typedef enum RvCitusKind
 extern bool rv_CitusLoaded(void);
 extern RvCitusKind rv_CitusTableKind(Oid relid);
 extern Oid	rv_CitusShardOf(Relation rel, RvCitusKind *kind);
+extern Oid	rv_CitusShardTable(Oid relid, RvCitusKind *kind);
 extern const char *rv_TableName(Relation rel);
+extern void rv_CitusSetLocal(const char *name, const char *value);
 extern pg_noreturn void rv_ReportReferenceXact(const char *table);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
+extern bool rv_have_forwarded;	/* whether any was forwarded (Citus) */
 extern void rv_InitPreconditions(void);
 extern bool rv_CheckPreconditions(Relation rel, List *ancestors,
 								  AttrNumber attnum, int64 current,

@@ -502,8 +502,8 @@ rv_GetAncestors(FunctionCallInfo fcinfo, RvTriggerOptions *opts, Relation rel)
  * first), raising RV001 when one does not hold -- or on a table in
  * log-only mode warning, counting it and setting *failed.  Returns whether
  * any applied; see rv_CheckPreconditions() for which statements are
- * checked.  Callers test rv_have_preconditions first, the row trigger's
- * fast path.
+ * checked.  Callers test rv_have_preconditions and rv_have_forwarded
+ * first, the row trigger's fast path.
  */
 static bool
 rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
@@ -586,7 +586,7 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 	bool		current_isnull;
 	int64		next;
 
-	if (rv_have_preconditions)
+	if (rv_have_preconditions || rv_have_forwarded)
 	{
 		preconditioned = rv_CheckRowPreconditions(fcinfo, trigdata, opts,
 												  trigdata->tg_trigtuple,
@@ -684,7 +684,7 @@ version_trigger(PG_FUNCTION_ARGS)
 			ItemPointerEquals(&rv_pending_move.ctid, &trigdata->tg_trigtuple->t_self) &&
 			rv_pending_move.depth == rv_TriggerDepth())
 			rv_pending_move.armed = true;
-		if (rv_have_preconditions &&
+		if ((rv_have_preconditions || rv_have_forwarded) &&
 			!(rv_warned_row.valid &&
 			  rv_warned_row.relid == RelationGetRelid(trigdata->tg_relation) &&
 			  ItemPointerEquals(&rv_warned_row.ctid, &trigdata->tg_trigtuple->t_self) &&

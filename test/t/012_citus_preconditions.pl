@@ -1,0 +1,148 @@
+# Citus: If-Match preconditions (expect_match(), postgrest_pre_request())
+# registered on the coordinator are checked by the trigger on whichever
+# node holds the row -- a worker, or the coordinator's own placement --
+# for distributed, reference and Citus local tables; two sessions racing
+# with the same If-Match: one writes, the other gets RV001.  A
+# precondition forwarded by hand does not tell a version to a role that
+# may not read it.
+#
+# Negative controls: the race without preconditions loses an update, and
+# the race checker reports it.
+use strict;
+use warnings;
+
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+use IPC::Run;
+use RvCitus;
+
+skip_without_citus();
+my ($coord, @workers) = citus_cluster();
+
+coord_sql(q{
+CREATE TABLE dist (id int PRIMARY KEY, name text);
+SELECT create_distributed_table('dist', 'id');
+SELECT rowversion.enable('dist');
+CREATE TABLE ref (id int PRIMARY KEY, name text);
+SELECT create_reference_table('ref');
+SELECT rowversion.enable('ref', mode => 'counter');
+CREATE TABLE loc (id int PRIMARY KEY, name text);
+SELECT citus_add_local_table_to_metadata('loc');
+SELECT rowversion.enable('loc');
+INSERT INTO dist SELECT g, 'a' FROM generate_series(1, 8) g;
+INSERT INTO ref SELECT g, 'a' FROM generate_series(1, 8) g;
+INSERT INTO loc SELECT g, 'a' FROM generate_series(1, 8) g;
+});
+
+sub etag
+{
+	my ($table, $id) = @_;
+	return coord_sql("SELECT rowversion.etag(row_version) FROM $table WHERE id = $id");
+}
+
+# Each kind: a stale If-Match refuses the client's UPDATE and DELETE; the
+# current one lets them through.
+for my $table (qw(dist ref loc))
+{
+	my $old = etag($table, 1);
+	coord_sql("UPDATE $table SET name = 'moved on' WHERE id = 1");
+	is(outcome(qq{BEGIN; SELECT rowversion.expect_match('$table', '$old');
+UPDATE $table SET name = 'lost' WHERE id = 1; COMMIT}),
+		'RV001', "$table: a stale If-Match refuses the UPDATE");
+	is(outcome(qq{BEGIN; SELECT rowversion.expect_match('$table', '$old');
+DELETE FROM $table WHERE id = 1; COMMIT}),
+		'RV001', "$table: and the DELETE");
+	is(coord_sql("SELECT name FROM $table WHERE id = 1"), 'moved on',
+		"$table: nothing changed");
+	my $cur = etag($table, 1);
+	is(outcome(qq{BEGIN; SELECT rowversion.expect_match('$table', '$cur');
+UPDATE $table SET name = 'current' WHERE id = 1; COMMIT}),
+		'ok', "$table: the current If-Match lets the UPDATE through");
+	is(message_of(qq{BEGIN; SELECT rowversion.expect_match('$table', '$old');
+UPDATE $table SET name = 'lost' WHERE id = 1; COMMIT}),
+		qq{row version conflict on table "$table"}, "$table: the error names the table");
+}
+
+# The node's connection opened before the registration, a multi-shard
+# statement, a savepoint rolled back, a registration removed.
+my $old = etag('dist', 2);
+coord_sql(q{UPDATE dist SET name = 'b'});
+is(outcome(qq{BEGIN; SELECT count(*) FROM dist;
+SELECT rowversion.expect_match('dist', '$old');
+UPDATE dist SET name = 'lost' WHERE id = 2; COMMIT}),
+	'RV001', 'dist: a connection the transaction opened before the registration gets it too');
+is(outcome(qq{BEGIN; SELECT rowversion.expect_match('dist', '$old');
+UPDATE dist SET name = 'lost'; COMMIT}),
+	'RV001', 'dist: a statement over every shard is checked on each');
+is(coord_sql(q{SELECT count(*) FROM dist WHERE name = 'lost'}), '0', 'dist: and changes nothing');
+is(outcome(qq{BEGIN; SAVEPOINT s; SELECT rowversion.expect_match('dist', '$old');
+ROLLBACK TO s; UPDATE dist SET name = 'c' WHERE id = 2; COMMIT}),
+	'ok', 'dist: a registration rolled back to a savepoint is gone on the nodes too');
+is(outcome(qq{BEGIN; SELECT rowversion.expect_match('dist', '$old');
+SELECT rowversion.expect_match('dist', NULL);
+UPDATE dist SET name = 'd' WHERE id = 2; COMMIT}),
+	'ok', 'dist: expect_match(tbl, NULL) removes it on the nodes too');
+is(outcome(qq{BEGIN; SELECT rowversion.expect_match('dist', '$old');
+COMMIT; UPDATE dist SET name = 'e' WHERE id = 2}),
+	'ok', 'dist: the next transaction is not checked');
+
+# PostgREST's pre-request
+my $pg_old = etag('dist', 3);
+coord_sql(q{UPDATE dist SET name = 'b' WHERE id = 3});
+my $request = qq{SET LOCAL search_path = public;
+SELECT set_config('request.method', 'PATCH', true), set_config('request.path', '/dist', true),
+       set_config('request.headers', '{"if-match": "' || replace('$pg_old', '"', '\\"') || '"}', true);
+SELECT rowversion.postgrest_pre_request();};
+is(outcome(qq{BEGIN; $request UPDATE dist SET name = 'lost' WHERE id = 3; COMMIT}),
+	'RV001', 'dist: postgrest_pre_request() with a stale If-Match refuses the PATCH');
+
+# A role that may update the table but not read its versions cannot learn
+# them by forwarding a precondition by hand.
+coord_sql(q{
+CREATE ROLE blind LOGIN;
+GRANT USAGE ON SCHEMA rowversion TO blind;
+GRANT SELECT (id, name), UPDATE (name) ON dist TO blind;
+});
+my $v4 = coord_sql(q{SELECT row_version FROM dist WHERE id = 4});
+my $forged = qq{6:public4:dist} . length(qq{"$v4"}) . qq{:"$v4"};
+is(outcome(qq{SET ROLE blind; BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL rowversion.preconditions = '$forged';
+UPDATE dist SET name = 'probe' WHERE id = 4; COMMIT}),
+	'42501', 'a hand-forwarded precondition needs SELECT on the version column');
+is(outcome(q{SELECT rowversion.etag(1); BEGIN; SET LOCAL rowversion.preconditions = '99:x'; COMMIT}),
+	'22023', 'a malformed one is refused when set');
+
+# Two sessions race with the same If-Match on a distributed row: the
+# second waits for the first's row lock on the worker, then is refused.
+# Returns the two outcomes and the row's final name.
+sub race
+{
+	my ($precondition) = @_;
+	my $tag = etag('dist', 5);
+	my $begin = $precondition ? "SELECT rowversion.expect_match('dist', '$tag');" : '';
+	my $first = $coord->background_psql('postgres', on_error_stop => 0);
+	$first->query_safe("BEGIN; $begin UPDATE dist SET name = 'first' WHERE id = 5");
+	my ($out, $err) = ('', '');
+	my $second = IPC::Run::start(
+		[ 'psql', '-X', '-v', 'VERBOSITY=sqlstate', '-d', $coord->connstr('postgres'),
+		  '-c', "BEGIN; $begin UPDATE dist SET name = 'second' WHERE id = 5; COMMIT" ],
+		'>', \$out, '2>', \$err);
+	# wait until the second session waits for the row on its worker
+	$coord->poll_query_until('postgres',
+		q{SELECT count(*) > 0 FROM citus_lock_waits}) or die 'the second session never waited';
+	$first->query_safe('COMMIT');
+	$first->quit;
+	$second->finish;
+	my $second_outcome = $err =~ /ERROR:\s+([0-9A-Z]{5})/ ? $1 : 'ok';
+	return ($second_outcome, coord_sql('SELECT name FROM dist WHERE id = 5'));
+}
+my ($second, $name) = race(1);
+is($second, 'RV001', 'race: the second session with the same If-Match is refused');
+is($name, 'first', "race: the first session's write stands");
+($second, $name) = race(0);
+is($second, 'ok', 'negative control: without If-Match the second session writes too');
+is($name, 'second', "negative control: and the first session's write is lost");
+
+stop_cluster();
+done_testing();
