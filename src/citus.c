@@ -23,6 +23,8 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/elog.h"
+#include "utils/varlena.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/inval.h"
@@ -227,6 +229,160 @@ rv_TableName(Relation rel)
 	char	   *name = OidIsValid(table) ? get_rel_name(table) : NULL;
 
 	return name != NULL ? name : RelationGetRelationName(rel);
+}
+
+/*
+ * The first words of the context line that carries the object fields of an
+ * error raised on a Citus shard: the version column, as three quoted
+ * identifiers (schema, table, column).
+ */
+#define RV_SHARD_CONTEXT	"row version column "
+
+/* Appends name to buf as a quoted identifier, quoted whatever it is. */
+static void
+rv_AppendQuoted(StringInfo buf, const char *name)
+{
+	appendStringInfoChar(buf, '"');
+	for (; *name != '\0'; name++)
+	{
+		if (*name == '"')
+			appendStringInfoChar(buf, '"');
+		appendStringInfoChar(buf, *name);
+	}
+	appendStringInfoChar(buf, '"');
+}
+
+/*
+ * errtablecol() for the reports of row version errors (inside ereport()):
+ * the object fields name column attnum of rel, or on a Citus shard, of the
+ * table the user knows.  Citus passes on an error raised on another node
+ * with its message, DETAIL, HINT and context but not its fields, so on a
+ * shard a context line carries them too; rv_CitusEmitLog() turns it back
+ * into fields on the node the client is connected to.  The shard's table
+ * must already have been looked up (rv_TableName()), so no query runs
+ * while the report is being made.
+ */
+int
+rv_errtablecol(Relation rel, AttrNumber attnum)
+{
+	RvCitusKind kind;
+	Oid			table = rv_CitusShardOf(rel, &kind);
+	const char *nsp;
+	const char *name;
+	const char *col;
+	StringInfoData line;
+
+	if (!OidIsValid(table) || (name = get_rel_name(table)) == NULL)
+		return errtablecol(rel, attnum);
+	nsp = get_namespace_name(RelationGetNamespace(rel));
+	col = NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname);
+	err_generic_string(PG_DIAG_SCHEMA_NAME, nsp);
+	err_generic_string(PG_DIAG_TABLE_NAME, name);
+	err_generic_string(PG_DIAG_COLUMN_NAME, col);
+	initStringInfo(&line);
+	appendStringInfoString(&line, RV_SHARD_CONTEXT);
+	rv_AppendQuoted(&line, nsp);
+	appendStringInfoChar(&line, '.');
+	rv_AppendQuoted(&line, name);
+	appendStringInfoChar(&line, '.');
+	rv_AppendQuoted(&line, col);
+	set_errcontext_domain(TEXTDOMAIN);
+	return errcontext_msg("%s", line.data);
+}
+
+/*
+ * Returns the SQLSTATE of the current rowversion.sqlstate_style for code,
+ * when code is one of a row version error's in either style; else code.
+ */
+static int
+rv_RestyleCode(int code)
+{
+	bool		pt = rv_sqlstate_style == RV_STYLE_POSTGREST;
+
+	if (code == RV_SQLSTATE_CONFLICT || code == RV_SQLSTATE_PT_CONFLICT)
+		return pt ? RV_SQLSTATE_PT_CONFLICT : RV_SQLSTATE_CONFLICT;
+	if (code == RV_SQLSTATE_REQUIRED || code == RV_SQLSTATE_PT_REQUIRED)
+		return pt ? RV_SQLSTATE_PT_REQUIRED : RV_SQLSTATE_REQUIRED;
+	if (code == RV_SQLSTATE_NOT_FOUND || code == RV_SQLSTATE_PT_NOT_FOUND)
+		return pt ? RV_SQLSTATE_PT_NOT_FOUND : RV_SQLSTATE_NOT_FOUND;
+	return code;
+}
+
+/* Returns whether code is one of a row version error's, in either style. */
+static bool
+rv_IsRowVersionCode(int code)
+{
+	return code == RV_SQLSTATE_CONFLICT || code == RV_SQLSTATE_PT_CONFLICT ||
+		code == RV_SQLSTATE_REQUIRED || code == RV_SQLSTATE_PT_REQUIRED ||
+		code == RV_SQLSTATE_NOT_FOUND || code == RV_SQLSTATE_PT_NOT_FOUND;
+}
+
+/*
+ * Returns whether this backend serves another Citus node (which connects
+ * with an application_name of this prefix, as Citus itself tells them
+ * apart) rather than a client.
+ */
+bool
+rv_CitusInternalBackend(void)
+{
+	return rv_CitusLoaded() && application_name != NULL &&
+		strncmp(application_name, "citus_internal gpid=",
+				strlen("citus_internal gpid=")) == 0;
+}
+
+static emit_log_hook_type rv_prev_emit_log_hook = NULL;
+
+/*
+ * emit_log_hook: a row version error raised on a Citus shard -- one whose
+ * context has the line rv_errtablecol() adds, on this node or on another
+ * one whose error Citus passes on -- gets its object fields back from that
+ * line (which is removed) and the SQLSTATE of this session's
+ * rowversion.sqlstate_style, in a backend that serves a client.  Other
+ * errors, and errors sent to another Citus node, are left as they are.  (An
+ * error caught by a PL/pgSQL handler is not emitted and keeps what the
+ * node gave it.)
+ */
+static void
+rv_CitusEmitLog(ErrorData *edata)
+{
+	const char *line;
+
+	if (edata->elevel >= WARNING && edata->context != NULL &&
+		rv_IsRowVersionCode(edata->sqlerrcode) && !rv_CitusInternalBackend() &&
+		(line = strstr(edata->context, RV_SHARD_CONTEXT)) != NULL &&
+		(line == edata->context || line[-1] == '\n'))
+	{
+		const char *end = strchr(line, '\n');
+		char	   *names = end ? pnstrdup(line, end - line) : pstrdup(line);
+		List	   *parts = NIL;
+		StringInfoData rest;
+
+		if (SplitIdentifierString(names + strlen(RV_SHARD_CONTEXT), '.', &parts) &&
+			list_length(parts) == 3)
+		{
+			edata->schema_name = pstrdup((char *) linitial(parts));
+			edata->table_name = pstrdup((char *) lsecond(parts));
+			edata->column_name = pstrdup((char *) lthird(parts));
+			edata->sqlerrcode = rv_RestyleCode(edata->sqlerrcode);
+			initStringInfo(&rest);
+			appendBinaryStringInfo(&rest, edata->context, line - edata->context);
+			if (end != NULL)
+				appendStringInfoString(&rest, end + 1);
+			while (rest.len > 0 && rest.data[rest.len - 1] == '\n')
+				rest.data[--rest.len] = '\0';
+			edata->context = rest.len > 0 ? rest.data : NULL;
+		}
+	}
+	if (rv_prev_emit_log_hook)
+		rv_prev_emit_log_hook(edata);
+}
+
+/* Installs rv_CitusEmitLog(), once, when the library is loaded. */
+void
+rv_InitCitus(void)
+{
+	rv_prev_emit_log_hook = emit_log_hook;
+	emit_log_hook = rv_CitusEmitLog;
 }
 
 /*

@@ -398,12 +398,18 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 	 */
 	if (rv_preconditions == NIL &&
 		!rv_MaySelectColumn(rel, ancestors, attnum))
+	{
+		/* (looked up before the report starts: it may run a query) */
+		const char *relname = rv_TableName(rel);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to compare row versions of table \"%s\"",
-						rv_TableName(rel)),
+						relname),
 				 errdetail("An If-Match precondition compares the row's version, which takes SELECT on column \"%s\".",
-						   NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname))));
+						   NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),
+				 rv_errtablecol(rel, attnum)));
+	}
 
 	/* a row without a version has no representation a tag could name */
 	foreach(lc, headers)

@@ -67,6 +67,7 @@ _PG_init(void)
 							 NULL, NULL, NULL);
 	/* (before the prefix is reserved, which drops placeholders of it) */
 	rv_InitPreconditions();
+	rv_InitCitus();
 	RV_RESERVE_GUC_PREFIX("rowversion");
 }
 
@@ -385,13 +386,18 @@ rv_CheckMayClaim(Relation rel, List *ancestors, AttrNumber attnum, int *state)
 			may_write = true;
 	}
 	if (may_write && !rv_MaySelectColumn(rel, ancestors, attnum))
+	{
+		/* (looked up before the report starts: it may run a query) */
+		const char *relname = rv_TableName(rel);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("permission denied to compare row versions of table \"%s\"",
-						RelationGetRelationName(rel)),
+						relname),
 				 errdetail("A claim compares the row's version, which takes SELECT on column \"%s\".",
 						   attname),
-				 errtablecol(rel, attnum)));
+				 rv_errtablecol(rel, attnum)));
+	}
 	*state = RV_COMPARE_ALLOWED;
 }
 
@@ -444,7 +450,7 @@ rv_HandleConflict(Relation rel, AttrNumber attnum, int64 expected,
 			 errdetail("Expected version %lld, but the row is at version %lld.",
 					   (long long) expected, (long long) current),
 			 errhint("Read the row again and reapply the change."),
-			 errtablecol(rel, attnum)));
+			 rv_errtablecol(rel, attnum)));
 	rv_CountConflict(rel, RV_COUNT_CONFLICT);
 }
 
@@ -495,7 +501,7 @@ rv_HandlePreconditionFailed(Relation rel, AttrNumber attnum,
 			 errdetail("Expected If-Match: %s, but the row is at version %lld.",
 					   header, (long long) current),
 			 errhint("Read the row again and reapply the change."),
-			 errtablecol(rel, attnum)));
+			 rv_errtablecol(rel, attnum)));
 	rv_CountConflict(rel, RV_COUNT_CONFLICT);
 }
 
@@ -518,7 +524,7 @@ rv_HandleVersionRequired(Relation rel, AttrNumber attnum, bool enforce)
 			 errdetail("The table requires every update to claim the version it read."),
 			 errhint("Set column \"%s\" to the version you read, in the same UPDATE.",
 					 NameStr(TupleDescAttr(RelationGetDescr(rel), attnum - 1)->attname)),
-			 errtablecol(rel, attnum)));
+			 rv_errtablecol(rel, attnum)));
 	rv_CountConflict(rel, RV_COUNT_VERSION_MISSING);
 }
 

@@ -154,12 +154,17 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 
 	opts->attnum = rv_FindColumn(desc, options.version_column);
 	if (opts->attnum == InvalidAttrNumber)
+	{
+		/* (looked up before the report starts: it may run a query) */
+		const char *relname = rv_TableName(rel);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("version column \"%s\" of table \"%s\" does not exist",
-						options.version_column, RelationGetRelationName(rel)),
+						options.version_column, relname),
 				 errhint("Call rowversion.enable() to name the version column again."),
 				 errtable(rel)));
+	}
 
 	att = TupleDescAttr(desc, opts->attnum - 1);
 	opts->atttypid = att->atttypid;
@@ -167,13 +172,18 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	opts->attbyval = att->attbyval;
 	opts->maxvalue = rv_VersionTypeMax(att->atttypid);
 	if (!rv_ModeTakesType(opts->mode, att->atttypid, &typedetail))
+	{
+		/* (looked up before the report starts: it may run a query) */
+		const char *relname = rv_TableName(rel);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("version column \"%s\" of table \"%s\" is of type %s",
-						NameStr(att->attname), RelationGetRelationName(rel),
+						NameStr(att->attname), relname,
 						format_type_be(att->atttypid)),
 				 errdetail("%s", typedetail),
-				 errtablecol(rel, opts->attnum)));
+				 rv_errtablecol(rel, opts->attnum)));
+	}
 
 	opts->fixedoff = 0;
 	for (i = 0; i < opts->attnum - 1 && opts->fixedoff >= 0; i++)
@@ -433,14 +443,19 @@ rv_NextVersion(Relation rel, RvTriggerOptions *opts,
 		return rv_ModeFirstVersion(opts->mode);
 
 	if (current >= opts->maxvalue)
+	{
+		/* (looked up before the report starts: it may run a query) */
+		const char *relname = rv_TableName(rel);
+
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("next row version of table \"%s\" is out of range for type %s",
-						RelationGetRelationName(rel),
+						relname,
 						format_type_be(opts->atttypid)),
 				 rv_MaySeeColumns(rel, &opts->attnum, 1) ?
 				 errdetail("The row is at version %lld.", (long long) current) : 0,
-				 errtablecol(rel, opts->attnum)));
+				 rv_errtablecol(rel, opts->attnum)));
+	}
 
 	return rv_ModeNextVersion(opts->mode, current, rel, opts->attnum);
 }
@@ -640,13 +655,18 @@ rv_OnUpdate(FunctionCallInfo fcinfo, TriggerData *trigdata,
 						 &opts->compare_state);
 
 		if (claim_isnull)
+		{
+			/* (looked up before the report starts: it may run a query) */
+			const char *relname = rv_TableName(rel);
+
 			ereport(ERROR,
 					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 					 errmsg("row version claim on table \"%s\" cannot be null",
-							RelationGetRelationName(rel)),
+							relname),
 					 errhint("Set column \"%s\" to the version you read.",
 							 NameStr(TupleDescAttr(desc, opts->attnum - 1)->attname)),
-					 errtablecol(rel, opts->attnum)));
+					 rv_errtablecol(rel, opts->attnum)));
+		}
 
 		/* (a row whose precondition failed in log-only mode warned once) */
 		if (!precondition_failed &&

@@ -18,7 +18,9 @@ use IPC::Run;
 use RvCitus;
 
 skip_without_citus();
-my ($coord, @workers) = citus_cluster();
+# rowversion preloaded, as README "Sharded PostgreSQL" asks for errors
+# raised on other nodes to take the session's sqlstate_style
+my ($coord, @workers) = citus_cluster(conf => "shared_preload_libraries = 'citus,rowversion'\n");
 
 coord_sql(q{
 CREATE TABLE dist (id int PRIMARY KEY, name text);
@@ -143,6 +145,43 @@ is($name, 'first', "race: the first session's write stands");
 ($second, $name) = race(0);
 is($second, 'ok', 'negative control: without If-Match the second session writes too');
 is($name, 'second', "negative control: and the first session's write is lost");
+
+# Errors raised on a worker: the table the user knows in the message and
+# the object fields, and the SQLSTATE of the session's sqlstate_style --
+# whatever the worker's own.
+for my $w (@workers)
+{
+	$w->append_conf('postgresql.conf', "rowversion.sqlstate_style = 'postgrest'\n");
+	$w->reload;
+}
+my $v6 = coord_sql(q{SELECT row_version FROM dist WHERE id = 6});
+my $stale = qq{UPDATE dist SET name = 'lost', row_version = $v6 - 1 WHERE id = 6};
+is(outcome($stale), 'RV001',
+	"a worker's error takes the session's style (rowversion), not the worker's (postgrest)");
+is(outcome("SET rowversion.sqlstate_style = 'postgrest'; $stale"), 'PT412',
+	'and postgrest when the session sets it');
+for my $w (@workers)
+{
+	$w->append_conf('postgresql.conf', "rowversion.sqlstate_style = 'rowversion'\n");
+	$w->reload;
+}
+is(outcome("SET rowversion.sqlstate_style = 'postgrest'; $stale"), 'PT412',
+	'also when the worker has the default style');
+is(outcome("SET rowversion.sqlstate_style = 'postgrest';
+SELECT rowversion.enable('dist', require_version => true);
+UPDATE dist SET name = 'blind' WHERE id = 6"), 'PT428',
+	'require_version on a worker: PT428');
+coord_sql(q{SELECT rowversion.enable('dist')});
+my (undef, undef, $verbose) = $coord->psql('postgres', "\\set VERBOSITY verbose\n$stale");
+like($verbose, qr/SCHEMA NAME:  public\nTABLE NAME:  dist\nCOLUMN NAME:  row_version/,
+	"a worker's error has the object fields of the table");
+unlike($verbose, qr/row version column "/, 'and not the context line that carried them');
+like($verbose, qr/while executing command on/, "Citus's own context stays");
+my $r6 = coord_sql(q{SELECT row_version FROM ref WHERE id = 6}) - 1;
+(undef, undef, $verbose) = $coord->psql('postgres', "\\set VERBOSITY verbose
+UPDATE ref SET name = 'lost', row_version = $r6 WHERE id = 6");
+like($verbose, qr/TABLE NAME:  ref\n/,
+	"on the coordinator's own placement of a reference table too");
 
 stop_cluster();
 done_testing();
