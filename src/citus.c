@@ -418,6 +418,23 @@ rv_CitusSetLocal(const char *name, const char *value)
 }
 
 /*
+ * Refuses log-only mode (enable()'s enforce => false) on Citus table
+ * table: its conflicts would be counted on the node that holds each row,
+ * where the rowversion.conflicts view of the node the client asks does not
+ * see them.
+ */
+void
+rv_ReportCitusLogOnly(const char *table)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("Citus table \"%s\" cannot be in log-only mode", table),
+			 errdetail("Its conflicts would be counted on the nodes that hold its rows, apart from each other."),
+			 errhint("Call rowversion.enable() with enforce => true for it.")));
+	pg_unreachable();
+}
+
+/*
  * Refuses xact mode on Citus reference table table: each node's copy of a
  * row would get that node's own transaction ID, so the copies' versions
  * would differ, and a conditional write would match one copy only.

@@ -983,6 +983,8 @@ enable(PG_FUNCTION_ARGS)
 	if (options.mode == RV_MODE_XACT &&
 		rv_CitusTableKind(table.relid) == RV_CITUS_REFERENCE)
 		rv_ReportReferenceXact(table.relname);
+	if (!options.enforce && rv_CitusTableKind(table.relid) != RV_CITUS_NONE)
+		rv_ReportCitusLogOnly(table.relname);
 	if (options.version_column[0] == '\0')
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_NAME),

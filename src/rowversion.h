@@ -156,6 +156,7 @@ extern bool rv_CitusInternalBackend(void);
 extern int	rv_errtablecol(Relation rel, AttrNumber attnum);
 extern void rv_InitCitus(void);
 extern pg_noreturn void rv_ReportReferenceXact(const char *table);
+extern pg_noreturn void rv_ReportCitusLogOnly(const char *table);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */

@@ -132,16 +132,22 @@ rv_ParseOptions(FunctionCallInfo fcinfo, TriggerData *trigdata)
 	rv_ReadOptions(tg, rel, &options);
 
 	/*
-	 * On Citus, a copy of a reference table in xact mode (made reference
-	 * after enable(), which refuses it) would take this node's own
-	 * versions: refused on every write.
+	 * On Citus, a copy of a reference table in xact mode would take this
+	 * node's own versions, and a shard in log-only mode would count its
+	 * conflicts apart from the table's: enable() refuses both, and a table
+	 * made a Citus table after enable() is refused on every write.
 	 */
-	if (options.mode == RV_MODE_XACT)
+	if (options.mode == RV_MODE_XACT || !options.enforce)
 	{
 		RvCitusKind kind;
 
-		if (OidIsValid(rv_CitusShardOf(rel, &kind)) && kind == RV_CITUS_REFERENCE)
-			rv_ReportReferenceXact(rv_TableName(rel));
+		if (OidIsValid(rv_CitusShardOf(rel, &kind)))
+		{
+			if (!options.enforce)
+				rv_ReportCitusLogOnly(rv_TableName(rel));
+			if (kind == RV_CITUS_REFERENCE)
+				rv_ReportReferenceXact(rv_TableName(rel));
+		}
 	}
 
 	oldcxt = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);

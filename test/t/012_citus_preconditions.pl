@@ -183,5 +183,20 @@ UPDATE ref SET name = 'lost', row_version = $r6 WHERE id = 6");
 like($verbose, qr/TABLE NAME:  ref\n/,
 	"on the coordinator's own placement of a reference table too");
 
+# Log-only mode would count a Citus table's conflicts on each node apart:
+# refused by enable(), and on every write of a table distributed after it.
+is(outcome(q{SELECT rowversion.enable('dist', enforce => false)}), '0A000',
+	'enable(enforce => false) is refused on a distributed table');
+is(outcome(q{SELECT rowversion.enable('loc', enforce => false)}), '0A000',
+	'and on a Citus local table');
+coord_sql(q{CREATE TABLE quiet (id int PRIMARY KEY, name text);
+SELECT rowversion.enable('quiet', enforce => false);
+SET citus.enable_unsafe_triggers = on;
+SELECT create_distributed_table('quiet', 'id')});
+is(outcome(q{INSERT INTO quiet VALUES (1, 'a')}), '0A000',
+	'a log-only table distributed afterwards refuses writes');
+is(outcome(q{SELECT rowversion.enable('quiet'); INSERT INTO quiet VALUES (1, 'a')}), 'ok',
+	'until enable() makes it enforce again');
+
 stop_cluster();
 done_testing();
