@@ -108,6 +108,9 @@ static char *rv_forwarded_value = NULL;
 /* whether that setting carries any entry, for the row trigger's fast path */
 bool		rv_have_forwarded = false;
 
+/* whether rv_ForwardPrecondition() is setting it */
+static bool rv_forwarding = false;
+
 /* One forwarded registration, its table resolved on this node. */
 typedef struct RvForwarded
 {
@@ -318,14 +321,15 @@ rv_FindForwarded(Oid relid)
 }
 
 /*
- * Appends to *headers the header registered for relid: by this backend
- * (expect_match()), or when it registered nothing, forwarded to it from
- * the node that did.
+ * Appends to *headers the header registered for relid: in a backend that
+ * serves another Citus node, the one forwarded to it from the node where
+ * expect_match() ran; in any other, the one expect_match() registered in
+ * it.
  */
 static void
-rv_CollectHeader(Oid relid, List **headers)
+rv_CollectHeader(Oid relid, List **headers, bool forwarded)
 {
-	if (rv_preconditions != NIL)
+	if (!forwarded)
 	{
 		RvPrecondition *p = rv_FindPrecondition(relid);
 
@@ -345,6 +349,36 @@ rv_CollectHeader(Oid relid, List **headers)
 			p->len = f->len;
 			*headers = lappend(*headers, p);
 		}
+	}
+}
+
+/*
+ * Refuses a client's statement while rowversion.preconditions carries an
+ * entry that expect_match() did not register in this transaction (set by
+ * hand): the nodes that hold the rows would check it without knowing that
+ * the caller may compare the table's versions -- inside a SECURITY DEFINER
+ * function, as its owner -- so what its writes do would tell a version.
+ * Only backends that serve another Citus node take what the setting
+ * carries.
+ */
+static void
+rv_CheckForwardedAreOurs(void)
+{
+	ListCell   *lc;
+
+	if (rv_forwarding || rv_CitusInternalBackend())
+		return;
+	foreach(lc, rv_ForwardedPreconditions())
+	{
+		RvForwarded *f = (RvForwarded *) lfirst(lc);
+		RvPrecondition *p = OidIsValid(f->relid) ? rv_FindPrecondition(f->relid) : NULL;
+
+		if (p == NULL || p->header == NULL || p->len != f->len ||
+			memcmp(p->header, f->header, f->len) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+					 errmsg("setting \"rowversion.preconditions\" was not set by rowversion.expect_match()"),
+					 errhint("Call rowversion.expect_match() to register an If-Match precondition.")));
 	}
 }
 
@@ -376,13 +410,14 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 					  bool *failed)
 {
 	List	   *headers = NIL;
+	bool		forwarded = rv_CitusInternalBackend();
 	RvPrecondition *p;
 	ListCell   *lc;
 
 	*failed = false;
-	rv_CollectHeader(RelationGetRelid(rel), &headers);
+	rv_CollectHeader(RelationGetRelid(rel), &headers, forwarded);
 	foreach(lc, ancestors)
-		rv_CollectHeader(lfirst_oid(lc), &headers);
+		rv_CollectHeader(lfirst_oid(lc), &headers, forwarded);
 	if (headers == NIL)
 		return false;
 	if (rv_TriggerDepth() > 1)
@@ -392,11 +427,10 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 	}
 
 	/*
-	 * Whoever set a forwarded one, expect_match() did not check that the
-	 * caller may compare this table's versions: checked here, as for a
-	 * claim.
+	 * expect_match() checked on the node it ran on that the caller may
+	 * compare this table's versions; checked again where it is applied.
 	 */
-	if (rv_preconditions == NIL &&
+	if (forwarded &&
 		!rv_MaySelectColumn(rel, ancestors, attnum))
 	{
 		/* (looked up before the report starts: it may run a query) */
@@ -635,11 +669,15 @@ rv_CheckTruncate(TruncateStmt *stmt)
 }
 
 /*
- * ProcessUtility hook: checks TRUNCATE while a precondition is registered.
+ * ProcessUtility hook: checks TRUNCATE while a precondition is registered,
+ * and any utility statement while preconditions are forwarded
+ * (rv_CheckForwardedAreOurs()).
  */
 static void
 rv_ProcessUtility(RV_PROCESS_UTILITY_PARAMS)
 {
+	if (rv_have_forwarded)
+		rv_CheckForwardedAreOurs();
 	if (rv_have_preconditions && IsA(pstmt->utilityStmt, TruncateStmt))
 		rv_CheckTruncate((TruncateStmt *) pstmt->utilityStmt);
 	if (rv_prev_ProcessUtility)
@@ -650,11 +688,14 @@ rv_ProcessUtility(RV_PROCESS_UTILITY_PARAMS)
 
 /*
  * ExecutorStart hook: checks the targets of every statement while a
- * precondition is registered; costs one test otherwise.
+ * precondition is registered, and that forwarded ones are this backend's
+ * own (rv_CheckForwardedAreOurs()); costs two tests otherwise.
  */
 static void
 rv_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	if (rv_have_forwarded)
+		rv_CheckForwardedAreOurs();
 	if (rv_have_preconditions && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
 		rv_CheckStatementTargets(queryDesc->plannedstmt);
 	if (rv_prev_ExecutorStart)
@@ -792,6 +833,7 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 	Relation	rel;
 	MemoryContext oldcxt;
 	RvPrecondition *p;
+	RvCitusKind kind;
 
 	rel = rv_OpenTable(relid, ACL_UPDATE | ACL_DELETE, AccessShareLock,
 					   "If-Match preconditions apply to tables whose row versions rowversion.enable() keeps.");
@@ -819,6 +861,13 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 		rv_callbacks_registered = true;
 	}
 
+	/*
+	 * (looked up first: until it is forwarded, a registration for a table
+	 * the nodes hold would make the forwarded ones look forged to
+	 * rv_CheckForwardedAreOurs() when the lookup's query starts)
+	 */
+	kind = rv_CitusTableKind(relid);
+
 	rv_precondition_nsp = get_func_namespace(fn_oid);
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
 	p = (RvPrecondition *) palloc(sizeof(RvPrecondition));
@@ -831,13 +880,8 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 	MemoryContextSwitchTo(oldcxt);
 
 	/* on Citus, to the nodes that hold the table's rows */
-	if (rv_CitusLoaded())
-	{
-		RvCitusKind kind = rv_CitusTableKind(relid);
-
-		if (kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_REFERENCE)
-			rv_ForwardPrecondition(relid, p->header);
-	}
+	if (kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_REFERENCE)
+		rv_ForwardPrecondition(relid, p->header);
 }
 
 /*
@@ -892,7 +936,16 @@ rv_ForwardPrecondition(Oid relid, const char *header)
 		rv_AppendForwardedField(&value, rel, strlen(rel));
 		rv_AppendForwardedField(&value, header, strlen(header));
 	}
-	rv_CitusSetLocal("rowversion.preconditions", value.data);
+	rv_forwarding = true;
+	PG_TRY();
+	{
+		rv_CitusSetLocal("rowversion.preconditions", value.data);
+	}
+	PG_FINALLY();
+	{
+		rv_forwarding = false;
+	}
+	PG_END_TRY();
 }
 
 /*

@@ -108,10 +108,29 @@ GRANT SELECT (id, name), UPDATE (name) ON dist TO blind;
 });
 my $v4 = coord_sql(q{SELECT row_version FROM dist WHERE id = 4});
 my $forged = qq{6:public4:dist} . length(qq{"$v4"}) . qq{:"$v4"};
-is(outcome(qq{SET ROLE blind; BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
+my $forge = qq{BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
 SET LOCAL rowversion.preconditions = '$forged';
-UPDATE dist SET name = 'probe' WHERE id = 4; COMMIT}),
-	'42501', 'a hand-forwarded precondition needs SELECT on the version column');
+UPDATE dist SET name = 'probe' WHERE id = 4; COMMIT};
+is(message_of("SET ROLE blind; $forge"),
+	'setting "rowversion.preconditions" was not set by rowversion.expect_match()',
+	'a precondition forwarded by hand is refused on the coordinator');
+is(coord_sql('SELECT name FROM dist WHERE id = 4'), 'b', 'and changes nothing');
+# Where it is applied -- a backend serving the coordinator, as a forged one
+# directly on the worker passes for -- the caller must be able to read
+# the version column too.
+my ($shard4, $port4) = split /\|/, coord_sql(q{
+SELECT shard_name('dist'::regclass, s.shardid), n.nodeport
+FROM pg_dist_shard s JOIN pg_dist_placement p USING (shardid) JOIN pg_dist_node n USING (groupid)
+WHERE s.shardid = get_shard_id_for_distribution_column('dist', 4)});
+my ($holder) = grep { $_->port == $port4 } @workers;
+my $on_worker = qq{SET application_name = 'citus_internal gpid=1'; BEGIN;
+SET LOCAL rowversion.preconditions = '$forged';
+UPDATE $shard4 SET name = 'probe' WHERE id = 4; COMMIT};
+my ($rc, $out, $err) = $holder->psql('postgres', "\\set VERBOSITY sqlstate\nSET ROLE blind; $on_worker");
+like($err, qr/ERROR:\s+42501/, 'a forwarded precondition needs SELECT on the version column where it is applied');
+(my $stale_on_worker = $on_worker) =~ s/'\Q$forged\E'/'6:public4:dist3:"0"'/;
+($rc, $out, $err) = $holder->psql('postgres', "\\set VERBOSITY sqlstate\n$stale_on_worker");
+like($err, qr/ERROR:\s+RV001/, 'negative control: a role that may read it gets a stale one applied');
 is(outcome(q{SELECT rowversion.etag(1); BEGIN; SET LOCAL rowversion.preconditions = '99:x'; COMMIT}),
 	'22023', 'a malformed one is refused when set');
 
