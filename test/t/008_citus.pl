@@ -84,6 +84,27 @@ is(outcome(q{UPDATE customers SET name = 'blind' WHERE id = 10}),
 is(outcome(q{UPDATE customers SET name = 'claimed', row_version = 1 WHERE id = 10}),
 	'ok', 'and a claim passes');
 
+# the classic WHERE, an upsert's claim, ignore_columns
+coord_sql(q{SELECT rowversion.enable('customers', mode => 'counter')});
+is(coord_sql(q{WITH u AS (UPDATE customers SET name = 'classic', row_version = 2
+  WHERE id = 10 AND row_version = 2 RETURNING 1) SELECT count(*) FROM u}), '1',
+	'the classic WHERE writes the row at the version read');
+is(coord_sql(q{WITH u AS (UPDATE customers SET name = 'classic', row_version = 2
+  WHERE id = 10 AND row_version = 2 RETURNING 1) SELECT count(*) FROM u}), '0',
+	'and no row once it is stale');
+is(outcome(q{INSERT INTO customers VALUES (10, 'upsert', '{}', 1)
+  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, row_version = 1}), 'RV001',
+	'a stale claim in INSERT ... ON CONFLICT DO UPDATE is RV001');
+is(outcome(q{INSERT INTO customers VALUES (10, 'upsert', '{}', 1)
+  ON CONFLICT (id) DO UPDATE SET name = EXCLUDED.name, row_version = 3}), 'ok',
+	'a current one passes');
+coord_sql(q{ALTER TABLE customers ADD COLUMN seen int;
+SELECT rowversion.enable('customers', mode => 'counter', ignore_columns => '{seen}')});
+is(coord_sql(q{UPDATE customers SET seen = 1 WHERE id = 10 RETURNING row_version}), '4',
+	'an update of ignore_columns alone keeps the version');
+is(coord_sql(q{UPDATE customers SET name = 'n' WHERE id = 10 RETURNING row_version}), '5',
+	'any other update moves it');
+
 # propagate() between co-located distributed tables is refused (0A000):
 # the shards' foreign keys are named after the shard, so it would leave
 # the child unwritable.  The child is written as before.
