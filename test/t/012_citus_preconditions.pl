@@ -89,6 +89,27 @@ is(outcome(qq{BEGIN; SELECT rowversion.expect_match('dist', '$old');
 COMMIT; UPDATE dist SET name = 'e' WHERE id = 2}),
 	'ok', 'dist: the next transaction is not checked');
 
+# A partitioned distributed table: registered on the parent or on a
+# partition, checked on the partition's shards; TRUNCATE refused.
+coord_sql(q{
+CREATE TABLE parts (id int, k int, name text, PRIMARY KEY (id, k)) PARTITION BY RANGE (k);
+CREATE TABLE parts_low PARTITION OF parts FOR VALUES FROM (0) TO (10);
+CREATE TABLE parts_high PARTITION OF parts FOR VALUES FROM (10) TO (20);
+SELECT create_distributed_table('parts', 'id');
+SELECT rowversion.enable('parts');
+INSERT INTO parts SELECT g, g, 'a' FROM generate_series(1, 8) g;
+});
+my $p_old = etag('parts', 3);
+coord_sql(q{UPDATE parts SET name = 'b'});
+for my $table (qw(parts parts_low))
+{
+	is(outcome(qq{BEGIN; SELECT rowversion.expect_match('$table', '$p_old');
+UPDATE parts SET name = 'lost' WHERE id = 3; COMMIT}),
+		'RV001', "partitioned: registered on $table, checked on the partition's shard");
+}
+is(outcome(qq{BEGIN; SELECT rowversion.expect_match('parts', '$p_old'); TRUNCATE parts; COMMIT}),
+	'55000', 'partitioned: TRUNCATE is refused while a precondition is registered');
+
 # PostgREST's pre-request
 my $pg_old = etag('dist', 3);
 coord_sql(q{UPDATE dist SET name = 'b' WHERE id = 3});
