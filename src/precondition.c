@@ -321,10 +321,10 @@ rv_FindForwarded(Oid relid)
 }
 
 /*
- * Appends to *headers the header registered for relid: in a backend that
- * serves another Citus node, the one forwarded to it from the node where
- * expect_match() ran; in any other, the one expect_match() registered in
- * it.
+ * Appends to *headers the header registered for relid: with forwarded (a
+ * backend that serves another Citus node and registered nothing itself),
+ * the one forwarded to it from the node where expect_match() ran; else
+ * the one expect_match() registered in this backend.
  */
 static void
 rv_CollectHeader(Oid relid, List **headers, bool forwarded)
@@ -410,7 +410,7 @@ rv_CheckPreconditions(Relation rel, List *ancestors, AttrNumber attnum,
 					  bool *failed)
 {
 	List	   *headers = NIL;
-	bool		forwarded = rv_CitusInternalBackend();
+	bool		forwarded = rv_preconditions == NIL && rv_CitusInternalBackend();
 	RvPrecondition *p;
 	ListCell   *lc;
 
@@ -867,6 +867,17 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 	 * rv_CheckForwardedAreOurs() when the lookup's query starts)
 	 */
 	kind = rv_CitusTableKind(relid);
+
+	/*
+	 * Run by a query Citus pushed down to a node, it would register in that
+	 * node's backend, which the client's next statement need not reach.
+	 */
+	if ((kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_REFERENCE) &&
+		rv_CitusInternalBackend())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("If-Match preconditions cannot be registered inside a query that Citus runs on another node"),
+				 errhint("Call rowversion.expect_match() in a statement of its own, on the coordinator.")));
 
 	rv_precondition_nsp = get_func_namespace(fn_oid);
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);

@@ -89,6 +89,12 @@ is(outcome(qq{BEGIN; SELECT rowversion.expect_match('dist', '$old');
 COMMIT; UPDATE dist SET name = 'e' WHERE id = 2}),
 	'ok', 'dist: the next transaction is not checked');
 
+# Pushed down by Citus with a query on the table, it would register on the
+# worker, where the next statement need not go: refused.
+is(outcome(qq{BEGIN; SELECT rowversion.expect_match('dist', rowversion.etag(row_version))
+FROM dist WHERE id = 2; COMMIT}), '0A000',
+	'expect_match() inside a query Citus runs on a worker is refused');
+
 # A partitioned distributed table: registered on the parent or on a
 # partition, checked on the partition's shards; TRUNCATE refused.
 coord_sql(q{
