@@ -334,7 +334,8 @@ static emit_log_hook_type rv_prev_emit_log_hook = NULL;
 
 /*
  * emit_log_hook: a row version error raised on a Citus shard -- one whose
- * context has the line rv_errtablecol() adds, on this node or on another
+ * context begins with the line rv_errtablecol() adds (before any context
+ * callback's, which may show a user's text), on this node or on another
  * one whose error Citus passes on -- gets its object fields back from that
  * line (which is removed) and the SQLSTATE of this session's
  * rowversion.sqlstate_style, in a backend that serves a client.  Other
@@ -348,14 +349,17 @@ rv_CitusEmitLog(ErrorData *edata)
 	const char *line;
 
 	if (edata->elevel >= WARNING && edata->context != NULL &&
-		rv_IsRowVersionCode(edata->sqlerrcode) && !rv_CitusInternalBackend() &&
-		(line = strstr(edata->context, RV_SHARD_CONTEXT)) != NULL &&
-		(line == edata->context || line[-1] == '\n'))
+		rv_IsRowVersionCode(edata->sqlerrcode) &&
+		strncmp(edata->context, RV_SHARD_CONTEXT, strlen(RV_SHARD_CONTEXT)) == 0 &&
+		rv_CitusLoaded() && !rv_CitusInternalBackend())
 	{
-		const char *end = strchr(line, '\n');
-		char	   *names = end ? pnstrdup(line, end - line) : pstrdup(line);
+		const char *end = strchr(edata->context, '\n');
+		char	   *names = end ? pnstrdup(edata->context, end - edata->context) :
+			pstrdup(edata->context);
 		List	   *parts = NIL;
 		StringInfoData rest;
+
+		line = edata->context;
 
 		if (SplitIdentifierString(names + strlen(RV_SHARD_CONTEXT), '.', &parts) &&
 			list_length(parts) == 3)

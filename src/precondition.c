@@ -97,6 +97,7 @@ static ProcessUtility_hook_type rv_prev_ProcessUtility = NULL;
 
 static void rv_CheckDescendantTriggers(Relation rel, Trigger *tg);
 static void rv_ForwardPrecondition(Oid relid, const char *header);
+static void rv_Reforward(void);
 
 /*
  * rowversion.preconditions: the registrations a coordinator forwarded, as
@@ -111,6 +112,14 @@ bool		rv_have_forwarded = false;
 /* whether rv_ForwardPrecondition() is setting it */
 static bool rv_forwarding = false;
 
+/*
+ * Whether a subtransaction committed since it was last set: Citus forgets
+ * the SET LOCALs of a subtransaction when it commits (it keeps them for
+ * the connections that were open, but sends the parent's alone to those
+ * opened later), so the setting is sent again before the next statement.
+ */
+static bool rv_reforward = false;
+
 /* One forwarded registration, its table resolved on this node. */
 typedef struct RvForwarded
 {
@@ -122,6 +131,7 @@ typedef struct RvForwarded
 /* the setting's entries, parsed when first needed after each change */
 static List *rv_forwarded = NIL;
 static bool rv_forwarded_parsed = false;
+static bool rv_resolving = false;	/* while they are being looked up */
 static MemoryContext rv_forwarded_cxt = NULL;
 
 /*
@@ -140,6 +150,7 @@ rv_PreconditionXactCallback(XactEvent event, void *arg)
 		case XACT_EVENT_PREPARE:
 			rv_preconditions = NIL;
 			rv_have_preconditions = false;
+			rv_reforward = false;
 			break;
 		default:
 			break;
@@ -158,6 +169,8 @@ rv_PreconditionSubXactCallback(SubXactEvent event, SubTransactionId mySubid,
 
 	if (event != SUBXACT_EVENT_ABORT_SUB && event != SUBXACT_EVENT_COMMIT_SUB)
 		return;
+	if (event == SUBXACT_EVENT_COMMIT_SUB && rv_have_forwarded)
+		rv_reforward = true;
 	foreach(lc, rv_preconditions)
 	{
 		RvPrecondition *p = (RvPrecondition *) lfirst(lc);
@@ -223,7 +236,9 @@ rv_ReadForwardedField(const char **p, int max, const char **field, int *len)
 /*
  * Parses value, a rowversion.preconditions setting.  Returns whether it is
  * well formed; with resolve, also appends each entry to *entries (in
- * CurrentMemoryContext) with its table looked up on this node.
+ * CurrentMemoryContext) with its table looked up on this node (InvalidOid
+ * unless a distributed or reference table: expect_match() forwards no
+ * other, and a shard's name must not stand for it).
  */
 static bool
 rv_ParseForwarded(const char *value, bool resolve, List **entries)
@@ -249,8 +264,14 @@ rv_ParseForwarded(const char *value, bool resolve, List **entries)
 			RvForwarded *f = (RvForwarded *) palloc(sizeof(RvForwarded));
 			Oid			nspid = get_namespace_oid(pnstrdup(nsp, nsplen), true);
 
+			RvCitusKind kind;
+
 			f->relid = OidIsValid(nspid) ?
 				get_relname_relid(pnstrdup(rel, rellen), nspid) : InvalidOid;
+			/* only a table whose rows other nodes hold: never a shard */
+			kind = OidIsValid(f->relid) ? rv_CitusTableKind(f->relid) : RV_CITUS_NONE;
+			if (kind != RV_CITUS_DISTRIBUTED && kind != RV_CITUS_REFERENCE)
+				f->relid = InvalidOid;
 			f->header = pnstrdup(header, len);
 			f->len = len;
 			*entries = lappend(*entries, f);
@@ -263,7 +284,10 @@ rv_ParseForwarded(const char *value, bool resolve, List **entries)
 static bool
 rv_CheckForwardedSetting(char **newval, void **extra, GucSource source)
 {
-	if (rv_ParseForwarded(*newval, false, NULL))
+	/* (a SET in a session or transaction only: not a default of a role,
+	 * database, connection or file) */
+	if ((source == PGC_S_DEFAULT || source == PGC_S_SESSION) &&
+		rv_ParseForwarded(*newval, false, NULL))
 		return true;
 	GUC_check_errdetail("It is set by rowversion.expect_match() on Citus, not by hand.");
 	return false;
@@ -295,7 +319,17 @@ rv_ForwardedPreconditions(void)
 	MemoryContextReset(rv_forwarded_cxt);
 	rv_forwarded = NIL;
 	oldcxt = MemoryContextSwitchTo(rv_forwarded_cxt);
-	(void) rv_ParseForwarded(rv_forwarded_value, true, &rv_forwarded);
+	/* (the lookups run queries: rv_CheckForwardedAreOurs() lets them be) */
+	rv_resolving = true;
+	PG_TRY();
+	{
+		(void) rv_ParseForwarded(rv_forwarded_value, true, &rv_forwarded);
+	}
+	PG_FINALLY();
+	{
+		rv_resolving = false;
+	}
+	PG_END_TRY();
 	MemoryContextSwitchTo(oldcxt);
 	rv_forwarded_parsed = true;
 	return rv_forwarded;
@@ -359,14 +393,20 @@ rv_CollectHeader(Oid relid, List **headers, bool forwarded)
  * the caller may compare the table's versions -- inside a SECURITY DEFINER
  * function, as its owner -- so what its writes do would tell a version.
  * Only backends that serve another Citus node take what the setting
- * carries.
+ * carries, and only outside SECURITY DEFINER functions.
  */
 static void
 rv_CheckForwardedAreOurs(void)
 {
 	ListCell   *lc;
 
-	if (rv_forwarding || rv_CitusInternalBackend())
+	/*
+	 * A backend serving another node takes them as sent, but not inside a
+	 * SECURITY DEFINER function (a function Citus runs there for a client,
+	 * or a client passing for another node by its application_name).
+	 */
+	if (rv_forwarding || rv_resolving ||
+		(rv_CitusInternalBackend() && GetUserId() == GetOuterUserId()))
 		return;
 	foreach(lc, rv_ForwardedPreconditions())
 	{
@@ -669,15 +709,11 @@ rv_CheckTruncate(TruncateStmt *stmt)
 }
 
 /*
- * ProcessUtility hook: checks TRUNCATE while a precondition is registered,
- * and any utility statement while preconditions are forwarded
- * (rv_CheckForwardedAreOurs()).
+ * ProcessUtility hook: checks TRUNCATE while a precondition is registered.
  */
 static void
 rv_ProcessUtility(RV_PROCESS_UTILITY_PARAMS)
 {
-	if (rv_have_forwarded)
-		rv_CheckForwardedAreOurs();
 	if (rv_have_preconditions && IsA(pstmt->utilityStmt, TruncateStmt))
 		rv_CheckTruncate((TruncateStmt *) pstmt->utilityStmt);
 	if (rv_prev_ProcessUtility)
@@ -689,11 +725,14 @@ rv_ProcessUtility(RV_PROCESS_UTILITY_PARAMS)
 /*
  * ExecutorStart hook: checks the targets of every statement while a
  * precondition is registered, and that forwarded ones are this backend's
- * own (rv_CheckForwardedAreOurs()); costs two tests otherwise.
+ * own (rv_CheckForwardedAreOurs()), after sending them again when a
+ * subtransaction committed (rv_reforward); costs three tests otherwise.
  */
 static void
 rv_ExecutorStart(QueryDesc *queryDesc, int eflags)
 {
+	if (rv_reforward)
+		rv_Reforward();
 	if (rv_have_forwarded)
 		rv_CheckForwardedAreOurs();
 	if (rv_have_preconditions && !(eflags & EXEC_FLAG_EXPLAIN_ONLY))
@@ -718,7 +757,7 @@ rv_InitPreconditions(void)
 							   "",
 							   PGC_USERSET,
 							   GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE |
-							   GUC_DISALLOW_IN_FILE | GUC_NO_RESET_ALL,
+							   GUC_DISALLOW_IN_FILE,
 							   rv_CheckForwardedSetting,
 							   rv_AssignForwardedSetting,
 							   NULL);
@@ -893,6 +932,30 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 	/* on Citus, to the nodes that hold the table's rows */
 	if (kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_REFERENCE)
 		rv_ForwardPrecondition(relid, p->header);
+}
+
+/*
+ * Sends this backend's forwarded registrations to the nodes again, when a
+ * subtransaction committed since (rv_reforward).  Not in a backend serving
+ * another node, where they arrived rather than were made.
+ */
+static void
+rv_Reforward(void)
+{
+	rv_reforward = false;
+	if (!rv_have_forwarded || rv_preconditions == NIL ||
+		rv_CitusInternalBackend() || !IsTransactionBlock())
+		return;
+	rv_forwarding = true;
+	PG_TRY();
+	{
+		rv_CitusSetLocal("rowversion.preconditions", pstrdup(rv_forwarded_value));
+	}
+	PG_FINALLY();
+	{
+		rv_forwarding = false;
+	}
+	PG_END_TRY();
 }
 
 /*

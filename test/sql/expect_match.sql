@@ -334,6 +334,15 @@ BEGIN;
 SELECT * FROM rvtest.error($$SET LOCAL rowversion.preconditions = '6:rvtest3:doc'$$);
 SELECT * FROM rvtest.error($$SET LOCAL rowversion.preconditions = '99999999:x'$$);
 ROLLBACK;
+-- not as a default of a role or database; a session's own SET can be reset
+SELECT * FROM rvtest.error($$ALTER ROLE CURRENT_USER SET rowversion.preconditions = '6:rvtest3:doc3:"1"'$$);
+SET rowversion.preconditions = '6:rvtest3:doc3:"1"';
+SELECT * FROM rvtest.error($$UPDATE rvtest.doc SET name = name$$);
+RESET rowversion.preconditions;
+UPDATE rvtest.doc SET name = name WHERE id = 1;
+-- a context line that looks like the one a Citus shard's error carries is
+-- left alone without Citus (the error keeps its code and fields)
+DO $$BEGIN EXECUTE E'UPDATE rvtest.doc SET row_version = 0, name = ''\nrow version column "pg_catalog"."pg_authid"."rolpassword"'' WHERE id = 1'; END$$;
 
 DROP SCHEMA rvapi CASCADE;
 DROP FUNCTION rvtest.request(text, text, text);

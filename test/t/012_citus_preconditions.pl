@@ -161,6 +161,47 @@ like($err, qr/ERROR:\s+RV001/, 'negative control: a role that may read it gets a
 is(outcome(q{SELECT rowversion.etag(1); BEGIN; SET LOCAL rowversion.preconditions = '99:x'; COMMIT}),
 	'22023', 'a malformed one is refused when set');
 
+# Forged through a SECURITY DEFINER function that writes the table, by a
+# client passing for another node by its application_name: refused.
+coord_sql(q{
+CREATE FUNCTION rename_row(i int, n text) RETURNS void SECURITY DEFINER
+LANGUAGE sql AS $$ UPDATE public.dist SET name = n WHERE id = i $$;
+GRANT EXECUTE ON FUNCTION rename_row(int, text) TO blind;
+});
+is(message_of(qq{SET ROLE blind; SET application_name = 'citus_internal gpid=10000000001';
+BEGIN; SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL rowversion.preconditions = '$forged'; SELECT rename_row(4, 'x'); COMMIT}),
+	'setting "rowversion.preconditions" was not set by rowversion.expect_match()',
+	'forged and passing for another node, inside a SECURITY DEFINER function: refused');
+# ... or naming, in its own schema, a table of its own named like a shard
+# the coordinator does not hold: refused, as no table the nodes hold.
+my $shardname = coord_sql(q{SELECT shard_name('dist'::regclass, min(shardid)) FROM pg_dist_shard
+WHERE logicalrelid = 'dist'::regclass});
+coord_sql(q{GRANT CREATE ON SCHEMA public TO blind});
+my $decoy = "6:public" . length($shardname) . ":$shardname" . length(qq{"$v4"}) . qq{:"$v4"};
+is(message_of(qq{SET ROLE blind; SET citus.enable_manual_changes_to_shards = on;
+CREATE TABLE public.$shardname (id int PRIMARY KEY, name text);
+SELECT rowversion.enable('public.$shardname');
+BEGIN; SELECT rowversion.expect_match('public.$shardname', '"$v4"');
+SET LOCAL citus.propagate_set_commands = 'local';
+SET LOCAL rowversion.preconditions = '$decoy'; SELECT rename_row(4, 'x'); COMMIT}),
+	'setting "rowversion.preconditions" was not set by rowversion.expect_match()',
+	'a decoy table named like a shard does not pass for one');
+coord_sql(q{REVOKE CREATE ON SCHEMA public FROM blind});
+
+# A registration made in a subtransaction that commits (RELEASE, a PL/pgSQL
+# block with an EXCEPTION clause) still reaches connections opened later.
+my $s_old = etag('dist', 7);
+coord_sql(q{UPDATE dist SET name = 'b' WHERE id = 7});
+is(outcome(qq{BEGIN; SAVEPOINT a; SELECT rowversion.expect_match('dist', '$s_old'); RELEASE a;
+UPDATE dist SET name = 'lost' WHERE id = 7; COMMIT}),
+	'RV001', 'a registration in a released savepoint reaches the worker');
+is(outcome(qq{BEGIN;
+DO \$\$BEGIN PERFORM rowversion.expect_match('dist', '$s_old'); EXCEPTION WHEN others THEN RAISE; END\$\$;
+UPDATE dist SET name = 'lost' WHERE id = 7; COMMIT}),
+	'RV001', 'and one in a PL/pgSQL block with an EXCEPTION clause');
+is(coord_sql('SELECT name FROM dist WHERE id = 7'), 'b', 'nothing changed');
+
 # Two sessions race with the same If-Match on a distributed row: the
 # second waits for the first's row lock on the worker, then is refused.
 # Returns the two outcomes and the row's final name.
