@@ -233,3 +233,54 @@ rv_ReportReferenceXact(const char *table)
 			 errhint("Call rowversion.enable() with mode => 'counter' for it.")));
 	pg_unreachable();
 }
+
+/*
+ * Returns whether this backend is one that Citus opened to run its own
+ * commands on this node (a shard query, the fill of a new shard): Citus's
+ * IsCitusInternalBackend() test, on application_name.
+ */
+static bool
+rv_CitusInternalBackend(void)
+{
+	const char *appname = GetConfigOption("application_name", true, false);
+
+	return appname != NULL &&
+		strncmp(appname, "citus_internal gpid=", strlen("citus_internal gpid=")) == 0;
+}
+
+/*
+ * Returns whether a row inserted into rel, a relation made in the current
+ * transaction, keeps the version it comes with in xact mode: rel is a
+ * Citus shard (by its name in a backend of Citus's own on a worker, where
+ * the metadata of a shard being made is in another connection's
+ * transaction and not yet visible; by the metadata on the coordinator,
+ * where Citus fills its placements in the caller's backend), and the insert
+ * is no other trigger's.  That is how Citus fills the shards it makes in
+ * create_distributed_table(): it creates each shard with the table's
+ * triggers, this one included, and then copies the table's rows into it,
+ * in the same transaction.  A new version there would send versions back,
+ * and a client holding the old one could overwrite a newer row.  Shard
+ * moves, splits, alter_distributed_table() and undistribute_table() create
+ * the triggers after the copy and need nothing.  The one other insert that
+ * gets here is the table owner's own, in the transaction that distributes
+ * the table, with the version column written: it is kept too, as counter
+ * mode would.  A shard truncated in this transaction is no new relation
+ * (rd_createSubid) and its rows get new versions as always.
+ */
+bool
+rv_CitusFillsNewShard(Relation rel)
+{
+	RvCitusKind kind;
+	const char *relname = RelationGetRelationName(rel);
+	const char *digits = strrchr(relname, '_');
+
+	if (rel->rd_createSubid == InvalidSubTransactionId || !rv_CitusLoaded() ||
+		digits == NULL || digits[1] < '0' || digits[1] > '9' ||
+		strspn(digits + 1, "0123456789") != strlen(digits + 1) ||
+		rv_TriggerDepth() > 1)
+		return false;
+	if (rv_CitusInternalBackend())
+		return true;
+	return OidIsValid(rv_CitusShardOf(rel, &kind)) &&
+		(kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_LOCAL);
+}
