@@ -284,3 +284,85 @@ rv_CitusFillsNewShard(Relation rel)
 	return OidIsValid(rv_CitusShardOf(rel, &kind)) &&
 		(kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_LOCAL);
 }
+
+/*
+ * Returns the watermark that finds every later change on every Citus node:
+ * the least of local (this node's own, from the caller's snapshot) and of
+ * every other active node's own, each taken now through Citus's
+ * run_command_on_all_nodes(), which connects as the current user.  Any
+ * change committed after a node's watermark was taken has a version at
+ * least that node's, so a read that starts after this call misses nothing.
+ * Returns local when Citus is not created in this database or knows no
+ * other node.  Refused inside a query that Citus runs on a worker, which
+ * would give one node's alone, and when a node does not answer.
+ */
+int64
+rv_CitusWatermark(int64 local)
+{
+	int64		mark = local;
+	uint64		i;
+
+	if (rv_CitusInternalBackend())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rowversion.watermark() cannot run inside a query that Citus runs on a worker"),
+				 errdetail("It would give this node's watermark alone, which misses changes on the other nodes."),
+				 errhint("Call rowversion.watermark() in a statement of its own, before the read.")));
+
+	if (!OidIsValid(get_relname_relid("pg_dist_node", PG_CATALOG_NAMESPACE)) ||
+		!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
+		return local;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_dist_node AS n "
+					"WHERE n.isactive AND n.groupid OPERATOR(pg_catalog.<>) "
+					"  ALL (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g) "
+					"LIMIT 1", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_processed == 0)
+	{
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+		return local;
+	}
+
+	if (SPI_execute("SELECT CASE WHEN n.nodeid IS NULL THEN 'this node' "
+					"  ELSE n.nodename OPERATOR(pg_catalog.||) ':' "
+					"       OPERATOR(pg_catalog.||) n.nodeport::pg_catalog.text END, "
+					"  r.success, r.result "
+					"FROM pg_catalog.run_command_on_all_nodes("
+					"  'SELECT rowversion.node_watermark()') AS r "
+					"LEFT JOIN pg_catalog.pg_dist_node AS n "
+					"  ON n.nodeid OPERATOR(pg_catalog.=) r.nodeid",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(SPI_result));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *node = SPI_getvalue(tuple, desc, 1);
+		char	   *success = SPI_getvalue(tuple, desc, 2);
+		char	   *result = SPI_getvalue(tuple, desc, 3);
+		char	   *end = NULL;
+		long long	value = 0;
+
+		if (success != NULL && strcmp(success, "t") == 0 && result != NULL)
+		{
+			errno = 0;
+			value = strtoll(result, &end, 10);
+		}
+		if (end == NULL || end == result || *end != '\0' || errno != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not take the watermark of Citus node %s",
+							node != NULL ? node : "?"),
+					 result != NULL ? errdetail("%s", result) : 0,
+					 errhint("Every active node must answer for a watermark that covers them all.")));
+		if ((int64) value < mark)
+			mark = (int64) value;
+	}
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	return mark;
+}

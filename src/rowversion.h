@@ -150,6 +150,7 @@ extern Oid	rv_CitusShardOf(Relation rel, RvCitusKind *kind);
 extern const char *rv_TableName(Relation rel);
 extern pg_noreturn void rv_ReportReferenceXact(const char *table);
 extern bool rv_CitusFillsNewShard(Relation rel);
+extern int64 rv_CitusWatermark(int64 local);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
