@@ -454,3 +454,122 @@ rv_ReportReferenceXact(const char *table)
 			 errhint("Call rowversion.enable() with mode => 'counter' for it.")));
 	pg_unreachable();
 }
+
+/*
+ * Returns whether a row inserted into rel, a relation made in the current
+ * transaction, keeps the version it comes with in xact mode: rel is a
+ * Citus shard (by its name in a backend of Citus's own on a worker, where
+ * the metadata of a shard being made is in another connection's
+ * transaction and not yet visible; by the metadata on the coordinator,
+ * where Citus fills its placements in the caller's backend), and the insert
+ * is no other trigger's.  That is how Citus fills the shards it makes in
+ * create_distributed_table(): it creates each shard with the table's
+ * triggers, this one included, and then copies the table's rows into it,
+ * in the same transaction.  A new version there would send versions back,
+ * and a client holding the old one could overwrite a newer row.  Shard
+ * moves, splits, alter_distributed_table() and undistribute_table() create
+ * the triggers after the copy and need nothing.  The one other insert that
+ * gets here is the table owner's own, in the transaction that distributes
+ * the table, with the version column written: it is kept too, as counter
+ * mode would.  A shard truncated in this transaction is no new relation
+ * (rd_createSubid) and its rows get new versions as always.
+ */
+bool
+rv_CitusFillsNewShard(Relation rel)
+{
+	RvCitusKind kind;
+	const char *relname = RelationGetRelationName(rel);
+	const char *digits = strrchr(relname, '_');
+
+	if (rel->rd_createSubid == InvalidSubTransactionId || !rv_CitusLoaded() ||
+		digits == NULL || digits[1] < '0' || digits[1] > '9' ||
+		strspn(digits + 1, "0123456789") != strlen(digits + 1) ||
+		rv_TriggerDepth() > 1)
+		return false;
+	if (rv_CitusInternalBackend())
+		return true;
+	return OidIsValid(rv_CitusShardOf(rel, &kind)) &&
+		(kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_LOCAL);
+}
+
+/*
+ * Returns the watermark that finds every later change on every Citus node:
+ * the least of local (this node's own, from the caller's snapshot) and of
+ * every other active node's own, each taken now through Citus's
+ * run_command_on_all_nodes(), which connects as the current user.  Any
+ * change committed after a node's watermark was taken has a version at
+ * least that node's, so a read that starts after this call misses nothing.
+ * Returns local when Citus is not created in this database or knows no
+ * other node.  Refused inside a query that Citus runs on a worker, which
+ * would give one node's alone, and when a node does not answer.
+ */
+int64
+rv_CitusWatermark(int64 local)
+{
+	int64		mark = local;
+	uint64		i;
+
+	if (rv_CitusInternalBackend())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rowversion.watermark() cannot run inside a query that Citus runs on a worker"),
+				 errdetail("It would give this node's watermark alone, which misses changes on the other nodes."),
+				 errhint("Call rowversion.watermark() in a statement of its own, before the read.")));
+
+	if (!OidIsValid(get_relname_relid("pg_dist_node", PG_CATALOG_NAMESPACE)) ||
+		!OidIsValid(get_relname_relid("pg_dist_local_group", PG_CATALOG_NAMESPACE)))
+		return local;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute("SELECT 1 FROM pg_catalog.pg_dist_node AS n "
+					"WHERE n.isactive AND n.groupid OPERATOR(pg_catalog.<>) "
+					"  ALL (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g) "
+					"LIMIT 1", true, 1) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(SPI_result));
+	if (SPI_processed == 0)
+	{
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+		return local;
+	}
+
+	if (SPI_execute("SELECT CASE WHEN n.nodeid IS NULL THEN 'this node' "
+					"  ELSE n.nodename OPERATOR(pg_catalog.||) ':' "
+					"       OPERATOR(pg_catalog.||) n.nodeport::pg_catalog.text END, "
+					"  r.success, r.result "
+					"FROM pg_catalog.run_command_on_all_nodes("
+					"  'SELECT rowversion.node_watermark()') AS r "
+					"LEFT JOIN pg_catalog.pg_dist_node AS n "
+					"  ON n.nodeid OPERATOR(pg_catalog.=) r.nodeid",
+					false, 0) != SPI_OK_SELECT)
+		elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(SPI_result));
+	for (i = 0; i < SPI_processed; i++)
+	{
+		HeapTuple	tuple = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *node = SPI_getvalue(tuple, desc, 1);
+		char	   *success = SPI_getvalue(tuple, desc, 2);
+		char	   *result = SPI_getvalue(tuple, desc, 3);
+		char	   *end = NULL;
+		long long	value = 0;
+
+		if (success != NULL && strcmp(success, "t") == 0 && result != NULL)
+		{
+			errno = 0;
+			value = strtoll(result, &end, 10);
+		}
+		if (end == NULL || end == result || *end != '\0' || errno != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONNECTION_FAILURE),
+					 errmsg("could not take the watermark of Citus node %s",
+							node != NULL ? node : "?"),
+					 result != NULL ? errdetail("%s", result) : 0,
+					 errhint("Every active node must answer for a watermark that covers them all.")));
+		if ((int64) value < mark)
+			mark = (int64) value;
+	}
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	return mark;
+}

@@ -543,8 +543,10 @@ rv_CheckRowPreconditions(FunctionCallInfo fcinfo, TriggerData *trigdata,
 /*
  * BEFORE INSERT: xact mode sets the inserting transaction's ID, replacing
  * whatever the client wrote (but a row that an UPDATE is moving between
- * partitions keeps the version that UPDATE gave it); counter mode keeps a
- * value the client wrote and starts at 1 otherwise.
+ * partitions keeps the version that UPDATE gave it, and a row copied into
+ * a Citus shard made in this transaction keeps its version: see
+ * rv_CitusFillsNewShard); counter mode keeps a value the client wrote and
+ * starts at 1 otherwise.
  */
 static HeapTuple
 rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
@@ -572,7 +574,9 @@ rv_OnInsert(TriggerData *trigdata, RvTriggerOptions *opts,
 		 (move->valid && move->armed && version == move->version &&
 		  rel->rd_rel->relispartition &&
 		  FullTransactionIdEquals(move->fxid, GetTopFullTransactionIdIfAny()) &&
-		  rv_SameRoot(move->relid, RelationGetRelid(rel)))))
+		  rv_SameRoot(move->relid, RelationGetRelid(rel))) ||
+		 (rel->rd_createSubid != InvalidSubTransactionId &&
+		  rv_CitusFillsNewShard(rel))))
 		return tuple;
 	return rv_SetVersion(tuple, slot, desc, opts, rv_ModeFirstVersion(opts->mode));
 }

@@ -14,6 +14,11 @@
  * max(row_version) is no such point: a transaction with a smaller ID can
  * commit after it was read.
  *
+ * On Citus each node hands out its own transaction IDs, so one node's
+ * watermark says nothing of another's rows: there watermark() is the least
+ * of every node's own (node_watermark()), taken before the read
+ * (rv_CitusWatermark in citus.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "rowversion.h"
@@ -22,20 +27,45 @@
 #include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(watermark);
+PG_FUNCTION_INFO_V1(node_watermark);
+
+/* Refuses a call without a snapshot. */
+static void
+rv_RequireSnapshot(void)
+{
+	if (!ActiveSnapshotSet())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("no snapshot to take the watermark of")));
+}
 
 /*
  * watermark() — the oldest transaction ID still running in the snapshot of
  * the calling statement (the transaction's under REPEATABLE READ and
  * SERIALIZABLE), as a 64-bit number on the database's clock.  A client
  * saves it with a read and next reads the rows with row_version >= it.
+ * On a Citus node with other nodes, the least of every node's, taken now:
+ * a sync point for reads that start after it.
  */
 Datum
 watermark(PG_FUNCTION_ARGS)
 {
-	if (!ActiveSnapshotSet())
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
-				 errmsg("no snapshot to take the watermark of")));
+	int64		mark;
 
+	rv_RequireSnapshot();
+	mark = rv_ClockWatermark();
+	if (rv_CitusLoaded())
+		mark = rv_CitusWatermark(mark);
+	PG_RETURN_INT64(mark);
+}
+
+/*
+ * node_watermark() — watermark() of this node alone, as on a server
+ * without Citus.
+ */
+Datum
+node_watermark(PG_FUNCTION_ARGS)
+{
+	rv_RequireSnapshot();
 	PG_RETURN_INT64(rv_ClockWatermark());
 }
