@@ -204,3 +204,31 @@ CREATE FUNCTION rowversion.node_watermark()
 RETURNS bigint
 AS 'MODULE_PATHNAME', 'node_watermark'
 LANGUAGE C STABLE;
+
+-- propagate() now makes two statement triggers, one of them for TRUNCATE
+-- alone (which Citus leaves off shards): list each propagation once.
+CREATE OR REPLACE VIEW rowversion.propagations AS
+  SELECT t.tgrelid::pg_catalog.regclass AS child,
+         c.confrelid::pg_catalog.regclass AS parent,
+         c.conname AS via
+  FROM pg_catalog.pg_trigger AS t
+  JOIN pg_catalog.pg_constraint AS c
+    ON c.conrelid OPERATOR(pg_catalog.=) t.tgrelid
+   AND c.contype OPERATOR(pg_catalog.=) 'f'
+   -- the trigger's first argument: tgargs holds each one followed by a
+   -- zero byte
+   AND c.conname OPERATOR(pg_catalog.=)
+       (CASE WHEN t.tgnargs OPERATOR(pg_catalog.>) 0 THEN
+          pg_catalog.convert_from(
+            pg_catalog.substring(t.tgargs, 1,
+                                 pg_catalog.position(t.tgargs, pg_catalog.decode('00', 'hex'))
+                                 OPERATOR(pg_catalog.-) 1),
+            pg_catalog.getdatabaseencoding()) END)::pg_catalog.name
+  WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.propagate_trigger()'::pg_catalog.regprocedure
+    -- the statement trigger of the table propagate() was called on
+    AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 0
+    -- the one that fires on INSERT, not the one for TRUNCATE alone (1.0 made
+    -- one trigger for both)
+    AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 4) OPERATOR(pg_catalog.<>) 0
+    AND NOT (SELECT r.relispartition FROM pg_catalog.pg_class AS r
+              WHERE r.oid OPERATOR(pg_catalog.=) t.tgrelid);

@@ -261,6 +261,9 @@ CREATE VIEW rowversion.propagations AS
   WHERE t.tgfoid OPERATOR(pg_catalog.=) 'rowversion.propagate_trigger()'::pg_catalog.regprocedure
     -- the statement trigger of the table propagate() was called on
     AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 1) OPERATOR(pg_catalog.=) 0
+    -- the one that fires on INSERT, not the one for TRUNCATE alone (1.0 made
+    -- one trigger for both)
+    AND (t.tgtype::pg_catalog.int4 OPERATOR(pg_catalog.&) 4) OPERATOR(pg_catalog.<>) 0
     AND NOT (SELECT r.relispartition FROM pg_catalog.pg_class AS r
               WHERE r.oid OPERATOR(pg_catalog.=) t.tgrelid);
 

@@ -19,6 +19,8 @@
 #include "rowversion.h"
 
 #include "access/xact.h"
+#include "access/relation.h"
+#include "catalog/pg_constraint.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
@@ -30,6 +32,8 @@
 #include "utils/inval.h"
 #include "utils/hsearch.h"
 #include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/syscache.h"
 
 /* A shard's table and kind, or that a relation is no shard. */
 typedef struct RvShardEntry
@@ -572,4 +576,83 @@ rv_CitusWatermark(int64 local)
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
 	return mark;
+}
+
+/*
+ * Returns the foreign key of Citus shard rel that stands for foreign key
+ * fkname of the table it is a shard of, or InvalidOid when rel is no shard
+ * or has none.  Citus names a shard's constraints <name>_<shardid>, so the
+ * name does not find it: it is the shard's foreign key whose referenced
+ * relation is a shard of the table's referenced table, and whose columns,
+ * on both sides, have the names of the table's (their numbers may differ
+ * where columns were dropped before the shards were made).
+ */
+Oid
+rv_CitusShardForeignKey(Relation rel, const char *fkname)
+{
+	RvCitusKind kind;
+	Oid			table = rv_CitusShardOf(rel, &kind);
+	Oid			tablefk;
+	HeapTuple	tabletup;
+	Form_pg_constraint tablecon;
+	int			nkeys;
+	AttrNumber	fkattnums[INDEX_MAX_KEYS];
+	AttrNumber	pkattnums[INDEX_MAX_KEYS];
+	Oid			pfeqops[INDEX_MAX_KEYS];
+	Oid			found = InvalidOid;
+	List	   *fks;
+	ListCell   *lc;
+
+	if (!OidIsValid(table))
+		return InvalidOid;
+	tablefk = get_relation_constraint_oid(table, fkname, true);
+	tabletup = OidIsValid(tablefk) ?
+		SearchSysCache1(CONSTROID, ObjectIdGetDatum(tablefk)) : NULL;
+	if (!HeapTupleIsValid(tabletup))
+		return InvalidOid;
+	tablecon = (Form_pg_constraint) GETSTRUCT(tabletup);
+	if (tablecon->contype != CONSTRAINT_FOREIGN)
+	{
+		ReleaseSysCache(tabletup);
+		return InvalidOid;
+	}
+	rv_DeconstructFk(tabletup, &nkeys, fkattnums, pkattnums, pfeqops);
+
+	fks = RelationGetFKeyList(rel);
+	foreach(lc, fks)
+	{
+		ForeignKeyCacheInfo *fk = (ForeignKeyCacheInfo *) lfirst(lc);
+		Relation	referenced;
+		RvCitusKind rkind;
+		bool		match;
+		int			i;
+
+		if (fk->nkeys != nkeys)
+			continue;
+		match = true;
+		for (i = 0; match && i < nkeys; i++)
+		{
+			char	   *a = get_attname(table, fkattnums[i], false);
+			char	   *b = get_attname(fk->conrelid, fk->conkey[i], true);
+			char	   *c = get_attname(tablecon->confrelid, pkattnums[i], false);
+			char	   *d = get_attname(fk->confrelid, fk->confkey[i], true);
+
+			match = b != NULL && d != NULL && strcmp(a, b) == 0 && strcmp(c, d) == 0;
+		}
+		if (!match)
+			continue;
+		referenced = relation_open(fk->confrelid, AccessShareLock);
+		match = rv_CitusShardOf(referenced, &rkind) == tablecon->confrelid;
+		relation_close(referenced, AccessShareLock);
+		if (!match)
+			continue;
+		if (OidIsValid(found))
+			ereport(ERROR,
+					(errcode(ERRCODE_DUPLICATE_OBJECT),
+					 errmsg("shard \"%s\" has more than one foreign key standing for foreign key \"%s\"",
+							RelationGetRelationName(rel), fkname)));
+		found = fk->conoid;
+	}
+	ReleaseSysCache(tabletup);
+	return found;
 }

@@ -1112,10 +1112,21 @@ rv_CheckForeignKeyColumns(RvTable *child, Oid fk, const char *fkname)
  * triggers of the table a statement names alone, so each partition gets
  * one too (not those attached later); it also fires on TRUNCATE, which
  * fires no row trigger.
+ *
+ * On a Citus table the statement trigger is two: Citus leaves every
+ * trigger that fires on TRUNCATE off the shards, where the rows of a
+ * distributed or reference table change, so one fires on INSERT, UPDATE
+ * and DELETE (and reaches the shards), and one on TRUNCATE alone (on the
+ * table, where Citus runs the TRUNCATE).  The first is named apart from
+ * the single trigger: Citus leaves copies of that one on the shards, under
+ * the names a new one would take there (see rv_ShardTriggerActs() in
+ * propagate.c).  Elsewhere it stays one, as
+ * version 1.0 made it: the library serves both versions of the SQL
+ * objects, and 1.0's rowversion.propagations would list two twice.
  */
 static void
 rv_CreatePropagationTriggers(RvTable *child, Oid fk, const char *fkname,
-							 const char *parent_column, Oid nsp)
+							 const char *parent_column, Oid nsp, bool citus)
 {
 	ListCell   *lc;
 
@@ -1126,13 +1137,86 @@ rv_CreatePropagationTriggers(RvTable *child, Oid fk, const char *fkname,
 						rv_QualifiedFunction(nsp, "propagate_collect"),
 						quote_literal_cstr(fkname)));
 	foreach(lc, rv_PartitionTree(child->relid, child->relkind, ShareRowExclusiveLock))
-		rv_Execute(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %s "
+	{
+		rv_Execute(psprintf("CREATE TRIGGER %s AFTER INSERT OR UPDATE OR DELETE%s ON %s "
 							"FOR EACH STATEMENT EXECUTE FUNCTION %s(%s, %s)",
-							quote_identifier(psprintf("rv_propagate_%u", fk)),
+							quote_identifier(psprintf(citus ? "rv_propagate_dml_%u" : "rv_propagate_%u",
+													  fk)),
+							citus ? "" : " OR TRUNCATE",
 							rv_QualifiedRelation(lfirst_oid(lc)),
 							rv_QualifiedFunction(nsp, "propagate_trigger"),
 							quote_literal_cstr(fkname),
 							quote_literal_cstr(parent_column)));
+		if (citus)
+			rv_Execute(psprintf("CREATE TRIGGER %s AFTER TRUNCATE ON %s "
+								"FOR EACH STATEMENT EXECUTE FUNCTION %s(%s, %s)",
+								quote_identifier(psprintf("rv_propagate_truncate_%u", fk)),
+								rv_QualifiedRelation(lfirst_oid(lc)),
+								rv_QualifiedFunction(nsp, "propagate_trigger"),
+								quote_literal_cstr(fkname),
+								quote_literal_cstr(parent_column)));
+	}
+}
+
+/*
+ * Returns what a table of Citus kind kind is, for messages.
+ */
+static const char *
+rv_CitusKindName(RvCitusKind kind)
+{
+	switch (kind)
+	{
+		case RV_CITUS_DISTRIBUTED:
+			return "a distributed table";
+		case RV_CITUS_REFERENCE:
+			return "a reference table";
+		case RV_CITUS_LOCAL:
+			return "a Citus local table";
+		case RV_CITUS_NONE:
+			break;
+	}
+	return "not a Citus table";
+}
+
+/*
+ * Refuses to propagate from child to parent where Citus could not keep
+ * the parent's versions right.  The bump runs where the child's rows
+ * change, on the node that holds the child's shard, and updates the
+ * parent's shard there: so parent and child must be tables of the same
+ * kind.  Distributed tables that a foreign key joins are co-located (Citus
+ * requires it), so a child row and its parent are on one node; each node's
+ * copy of a reference table bumps its own copy of a reference parent the
+ * same way (versions of reference tables are kept in counter mode); Citus
+ * local tables are all on the coordinator.  A reference parent of a
+ * distributed or Citus local child would have only the copy on the node of
+ * the child's row bumped, and the copies would differ.  Returns the kind
+ * of both.
+ */
+static RvCitusKind
+rv_CheckCitusPropagation(RvTable *child, RvTable *parent)
+{
+	RvCitusKind ckind = rv_CitusTableKind(child->relid);
+	RvCitusKind pkind = rv_CitusTableKind(parent->relid);
+
+	if (ckind == pkind)
+		return ckind;
+	if (pkind == RV_CITUS_REFERENCE)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("cannot propagate from table \"%s\" to reference table \"%s\"",
+						child->relname, parent->relname),
+				 errdetail("Each change to table \"%s\" would bump only the copy of table \"%s\" on the node that holds the changed row, and the copies would differ.",
+						   child->relname, parent->relname),
+				 errhint("Propagate only from a reference table to a reference table, or update the parent's version in the same transaction as the child, with a claim or rowversion.conditional_update().")));
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("cannot propagate from table \"%s\" to table \"%s\"",
+					child->relname, parent->relname),
+			 errdetail("Table \"%s\" is %s and table \"%s\" is %s.",
+					   child->relname, rv_CitusKindName(ckind),
+					   parent->relname, rv_CitusKindName(pkind)),
+			 errhint("Propagate between tables of the same kind: co-located distributed tables, reference tables or Citus local tables.")));
+	pg_unreachable();
 }
 
 /*
@@ -1154,6 +1238,7 @@ propagate(PG_FUNCTION_ARGS)
 	const char *parent_column;
 	Oid			fk;
 	char	   *fkname;
+	RvCitusKind kind;
 
 	rv_CheckNotNull(fcinfo, 0, "child");
 	rv_CheckNotNull(fcinfo, 1, "parent");
@@ -1210,26 +1295,15 @@ propagate(PG_FUNCTION_ARGS)
 				 errmsg("propagating from table \"%s\" to table \"%s\" would create a cycle",
 						child.relname, parent.relname)));
 
-	/*
-	 * On Citus the child's shards name their foreign keys after the shard,
-	 * and Citus puts no TRUNCATE trigger on shards: the propagation would
-	 * make the child unwritable.  Refused until it works there.
-	 */
-	if (rv_CitusTableKind(child.relid) != RV_CITUS_NONE ||
-		rv_CitusTableKind(parent.relid) != RV_CITUS_NONE)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("cannot propagate from table \"%s\" to table \"%s\"",
-						child.relname, parent.relname),
-				 errdetail("Propagation does not work on Citus tables yet."),
-				 errhint("Update the parent's version in the same transaction as the child, with a claim or rowversion.conditional_update().")));
+	kind = rv_CheckCitusPropagation(&child, &parent);
 
 	nestlevel = rv_BeginDDL();
 	rv_LockTable(&child);
 
 	rv_CheckForeignKeyColumns(&child, fk, fkname);
 	rv_DropPropagationTriggers(&child, fkname, nsp);
-	rv_CreatePropagationTriggers(&child, fk, fkname, parent_column, nsp);
+	rv_CreatePropagationTriggers(&child, fk, fkname, parent_column, nsp,
+								 kind != RV_CITUS_NONE);
 
 	rv_EndDDL(nestlevel);
 	PG_RETURN_VOID();

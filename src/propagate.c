@@ -22,6 +22,14 @@
  *	   on the child and on each of its partitions (PostgreSQL fires only
  *	   the statement triggers of the table a statement names):
  *	   propagate_trigger() takes the pending keys and bumps their parents.
+ *	   On Citus tables it is two, rv_propagate_dml_<oid> and
+ *	   rv_propagate_truncate_<oid> (AFTER TRUNCATE alone): Citus puts no
+ *	   trigger that fires on TRUNCATE on the shards, where rows change.
+ *
+ * On Citus the row and statement triggers fire on the shard of the child
+ * that holds the rows, on the node that holds it, and bump the parent rows
+ * in the co-located shard of the parent there: the foreign key is the
+ * shard's own, found through the table's (rv_CitusShardForeignKey()).
  *
  * Collecting keys from the rows in C costs far less than capturing whole
  * rows in transition tables and reading them back in SQL.  Consecutive
@@ -56,6 +64,7 @@
 #include "rowversion.h"
 
 #include "access/htup_details.h"
+#include "access/relation.h"
 #include "access/table.h"
 #include "access/xact.h"
 #include "catalog/partition.h"
@@ -342,13 +351,34 @@ rv_GetPendingKeys(Oid relid, Oid conoid, const char *fkname, Oid userid,
 
 
 /*
+ * Returns the OID of the constraint that foreign key fkname of child table
+ * relid is, or InvalidOid.  On a Citus shard, whose constraints carry the
+ * shard's ID in their names, it is the shard's foreign key that stands for
+ * the table's fkname (rv_CitusShardForeignKey()).
+ */
+static Oid
+rv_ForeignKeyOid(Oid relid, const char *fkname)
+{
+	Oid			conoid = get_relation_constraint_oid(relid, fkname, true);
+
+	if (!OidIsValid(conoid) && rv_CitusLoaded())
+	{
+		Relation	rel = relation_open(relid, AccessShareLock);
+
+		conoid = rv_CitusShardForeignKey(rel, fkname);
+		relation_close(rel, AccessShareLock);
+	}
+	return conoid;
+}
+
+/*
  * Returns the foreign key fkname of child table relid as its pg_constraint
  * row (the caller releases it), or raises an error naming rel.
  */
 static HeapTuple
 rv_FindForeignKey(Oid relid, const char *fkname, Relation rel)
 {
-	Oid			conoid = get_relation_constraint_oid(relid, fkname, true);
+	Oid			conoid = rv_ForeignKeyOid(relid, fkname);
 	HeapTuple	contup = OidIsValid(conoid) ?
 		SearchSysCache1(CONSTROID, ObjectIdGetDatum(conoid)) : NULL;
 
@@ -757,11 +787,29 @@ typedef struct RvBump
 	Oid			parentid;
 	char	   *parentname;
 	Oid			parentowner;
-	char	   *target;			/* "[ONLY] schema.parent AS p" */
+	char	   *target;			/* "[ONLY] schema.parent AS p"; a shard's */
 	const char *vcol;			/* the parent's version column, quoted */
 	char	   *orderby;		/* "p.k1, p.k2": the parent's key order */
 	bool		rls;			/* row-level security applies to the writer */
 } RvBump;
+
+/*
+ * Returns the name that messages give table relid: on Citus, for a shard,
+ * the name of its table (rv_TableName()).
+ */
+static char *
+rv_TableNameOf(Oid relid)
+{
+	Relation	rel;
+	char	   *name;
+
+	if (!rv_CitusLoaded())
+		return get_rel_name(relid);
+	rel = relation_open(relid, AccessShareLock);
+	name = pstrdup(rv_TableName(rel));
+	relation_close(rel, AccessShareLock);
+	return name;
+}
 
 /*
  * Fills *bump for foreign key contup of child table root, refusing a bump
@@ -785,9 +833,9 @@ rv_PrepareBump(FunctionCallInfo fcinfo, Oid root, Oid childowner,
 	int			i;
 
 	rv_DeconstructFk(contup, nkeys, fkattnums, pkattnums, pfeqops);
-	bump->childname = get_rel_name(root);
+	bump->childname = rv_TableNameOf(root);
 	bump->parentid = parentid;
-	bump->parentname = get_rel_name(parentid);
+	bump->parentname = rv_TableNameOf(parentid);
 	bump->parentowner = rv_RelOwner(parentid);
 	if (!has_privs_of_role(childowner, bump->parentowner))
 		ereport(ERROR,
@@ -820,7 +868,7 @@ rv_PrepareBump(FunctionCallInfo fcinfo, Oid root, Oid childowner,
 	bump->target = psprintf("%s%s AS p",
 							parent->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ",
 							quote_qualified_identifier(get_namespace_name(RelationGetNamespace(parent)),
-													   bump->parentname));
+													   RelationGetRelationName(parent)));
 	table_close(parent, NoLock);
 
 	initStringInfo(&buf);
@@ -835,24 +883,42 @@ rv_PrepareBump(FunctionCallInfo fcinfo, Oid root, Oid childowner,
  * parameters args) selects, as the current user: locks them in key order
  * first, so that two statements that touch children of the same parents
  * wait for each other instead of deadlocking, then touches each once.
- * Under row-level security, parent rows the user's policies hide from the
- * lock are refused, not skipped (counted as the parent's owner,
- * rv_CountAsOwner).
+ * With citus, the parent is a Citus table, not a shard, and the UPDATE
+ * alone locks and touches the rows.  Under row-level security, parent rows
+ * the user's policies hide from the lock are refused, not skipped (counted
+ * as the parent's owner, rv_CountAsOwner).
  */
 static void
 rv_BumpParents(RvBump *bump, const char *where, int nargs, Oid *argtypes,
-			   Datum *args)
+			   Datum *args, bool citus)
 {
 	char	   *sql;
 	uint64		nlocked;
+	bool		updated = false;
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
-	sql = psprintf("SELECT 1 FROM %s WHERE %s ORDER BY %s FOR NO KEY UPDATE OF p",
-				   bump->target, where, bump->orderby);
-	if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0) < 0)
-		elog(ERROR, "SPI_execute_with_args failed: %s", sql);
+	if (citus)
+	{
+		/*
+		 * A Citus table (the bump of a TRUNCATE, on the node that runs it):
+		 * Citus locks no rows of several shards with FOR UPDATE, but its
+		 * UPDATE locks them, and it detects deadlocks between nodes.
+		 */
+		sql = psprintf("UPDATE %s SET %s = p.%s WHERE %s",
+					   bump->target, bump->vcol, bump->vcol, where);
+		if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0) < 0)
+			elog(ERROR, "SPI_execute_with_args failed: %s", sql);
+		updated = true;
+	}
+	else
+	{
+		sql = psprintf("SELECT 1 FROM %s WHERE %s ORDER BY %s FOR NO KEY UPDATE OF p",
+					   bump->target, where, bump->orderby);
+		if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, false, 0) < 0)
+			elog(ERROR, "SPI_execute_with_args failed: %s", sql);
+	}
 	nlocked = SPI_processed;
 
 	if (bump->rls &&
@@ -870,7 +936,7 @@ rv_BumpParents(RvBump *bump, const char *where, int nargs, Oid *argtypes,
 				 errdetail("Row-level security does not let the current user update a row of table \"%s\" that the change references.",
 						   bump->parentname)));
 
-	if (nlocked > 0)
+	if (nlocked > 0 && !updated)
 	{
 		/* (a rule on the parent may turn it into something else) */
 		sql = psprintf("UPDATE %s SET %s = p.%s WHERE %s",
@@ -901,7 +967,9 @@ rv_BumpAllParents(Oid root, Oid conoid, RvBump *bump)
 		if (b->relid == root && b->conoid == conoid)
 			return;
 	}
-	rv_BumpParents(bump, "true", 0, NULL, NULL);
+	/* (a Citus table here is the table, not a shard: a TRUNCATE's bump) */
+	rv_BumpParents(bump, "true", 0, NULL, NULL,
+				   rv_CitusTableKind(bump->parentid) != RV_CITUS_NONE);
 
 	rv_RegisterCallbacks();
 	oldcxt = MemoryContextSwitchTo(TopTransactionContext);
@@ -930,6 +998,27 @@ rv_CheckNoInheritanceChildren(Relation child)
 				 errdetail("Changes to rows stored in its inheritance children would not bump their parents."),
 				 errhint("Propagate from each child table through a foreign key of its own."),
 				 errtable(child)));
+}
+
+/*
+ * Returns whether a statement trigger firing for event on rel is to act:
+ * not for TRUNCATE on a Citus shard, where the table's own trigger bumps
+ * every parent row, on the node that runs the TRUNCATE.  Citus creates and
+ * drops triggers on shards with the table's, except those that fire on
+ * TRUNCATE: it makes none on shards, nor drops them there, yet copies them
+ * with a table's rows when it makes the table's shards or moves one.  Such
+ * a copy outlives stop_propagating(), and propagate() made before the table
+ * was distributed has one; for INSERT, UPDATE and DELETE it takes the keys
+ * that the shard's row trigger notes (none once the propagation stops) as
+ * the shard's own statement trigger would.
+ */
+static bool
+rv_ShardTriggerActs(Relation rel, TriggerEvent event)
+{
+	RvCitusKind kind;
+
+	return !TRIGGER_FIRED_BY_TRUNCATE(event) || !rv_CitusLoaded() ||
+		!OidIsValid(rv_CitusShardOf(rel, &kind));
 }
 
 /*
@@ -980,6 +1069,9 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	tg = trigdata->tg_trigger;
 	child = trigdata->tg_relation;
 	rv_CheckPropagateArguments(tg, child, 2);
+
+	if (!rv_ShardTriggerActs(child, trigdata->tg_event))
+		return PointerGetDatum(NULL);
 	if (!TRIGGER_FIRED_BY_INSERT(trigdata->tg_event))
 		rv_CheckNoInheritanceChildren(child);
 
@@ -992,7 +1084,7 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	root = RelationGetRelid(child);
 	if (child->rd_rel->relispartition)
 		root = llast_oid(get_partition_ancestors(root));
-	conoid = get_relation_constraint_oid(root, tg->tgargs[0], true);
+	conoid = rv_ForeignKeyOid(root, tg->tgargs[0]);
 	depth = rv_TriggerDepth();
 	userid = GetUserId();
 	childowner = rv_RelOwner(root);
@@ -1044,6 +1136,6 @@ propagate_trigger(PG_FUNCTION_ARGS)
 	rv_AppendJoinQual(&where, bump.parentid, nkeys, pkattnums, pfeqops,
 					  pk->types);
 	appendStringInfoChar(&where, ')');
-	rv_BumpParents(&bump, where.data, nkeys, argtypes, args);
+	rv_BumpParents(&bump, where.data, nkeys, argtypes, args, false);
 	return PointerGetDatum(NULL);
 }

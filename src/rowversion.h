@@ -159,6 +159,7 @@ extern pg_noreturn void rv_ReportReferenceXact(const char *table);
 extern pg_noreturn void rv_ReportCitusLogOnly(const char *table);
 extern bool rv_CitusFillsNewShard(Relation rel);
 extern int64 rv_CitusWatermark(int64 local);
+extern Oid	rv_CitusShardForeignKey(Relation rel, const char *fkname);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
