@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/inval.h"
@@ -232,4 +233,102 @@ rv_ReportReferenceXact(const char *table)
 			 errdetail("Each node's copy would get its own node's transaction IDs as versions."),
 			 errhint("Call rowversion.enable() with mode => 'counter' for it.")));
 	pg_unreachable();
+}
+
+/*
+ * Returns whether this backend runs queries that Citus sent it from
+ * another node: its application_name is what Citus gives those
+ * connections, "citus_internal gpid=" and a global process ID other than
+ * zero (Citus's own test, IsCitusInternalBackend, reads it the same way).
+ */
+static bool
+rv_InCitusInternalBackend(void)
+{
+	static const char prefix[] = "citus_internal gpid=";
+
+	if (application_name == NULL ||
+		strncmp(application_name, prefix, sizeof(prefix) - 1) != 0)
+		return false;
+	return strtoull(application_name + sizeof(prefix) - 1, NULL, 10) != 0;
+}
+
+/*
+ * Refuses a conditional write, by function fname, of table relid: Citus
+ * ran the query that calls it on a worker, where the write would be a
+ * distributed query nested in a query on a shard.
+ */
+static pg_noreturn void
+rv_ReportInWorkerQuery(Oid relid, const char *fname)
+{
+	char	   *name = get_rel_name(relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s() cannot run inside a query that Citus runs on a worker", fname),
+			 errdetail("Citus ran the query that calls it on a worker, where its write of table \"%s\" would be a distributed query nested in a query on a shard.",
+					   name != NULL ? name : "?"),
+			 errhint("Call it once per row from the client, or from a PL/pgSQL loop over the rows read (FOR r IN SELECT ... LOOP PERFORM ...).")));
+	pg_unreachable();
+}
+
+/*
+ * Refuses a conditional write, by function fname, of table relid when it
+ * is called in a query that Citus pushed down to a worker (a SELECT that
+ * reads a distributed table and calls the function for its rows), as long
+ * as relid is a distributed or reference table: Citus refuses such nested
+ * distributed queries too, with an internal error.  Not refused where
+ * Citus allows them: when the user set
+ * citus.allow_nested_distributed_execution, and in triggers (where Citus
+ * refuses only writes of other nodes' shards, which
+ * rv_CitusTranslateNestedError reports).  Costs a string comparison
+ * unless this backend is one of Citus's own.
+ */
+void
+rv_CitusRefuseInWorkerQuery(Oid relid, const char *fname)
+{
+	const char *allow;
+	bool		allowed = false;
+	RvCitusKind kind;
+
+	if (!rv_InCitusInternalBackend() || !rv_CitusLoaded())
+		return;
+	allow = GetConfigOption("citus.allow_nested_distributed_execution", true, false);
+	if ((allow != NULL && parse_bool(allow, &allowed) && allowed) ||
+		DatumGetInt32(pg_trigger_depth(NULL)) > 0)
+		return;
+	kind = rv_CitusTableKind(relid);
+	if (kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_REFERENCE)
+		rv_ReportInWorkerQuery(relid, fname);
+}
+
+/*
+ * For a PG_CATCH around a conditional write, by function fname, of table
+ * relid: when the error being handled is Citus's refusal of a distributed
+ * query nested in a query on a shard (an internal error, XX000), raises
+ * rv_CitusRefuseInWorkerQuery's error instead; any other error is left as
+ * it is, for the caller to re-throw.  The copy of the error is made in
+ * cxt, which must not be ErrorContext.
+ */
+void
+rv_CitusTranslateNestedError(Oid relid, const char *fname, MemoryContext cxt)
+{
+	MemoryContext oldcxt;
+	ErrorData  *edata;
+	bool		nested;
+
+	if (!rv_CitusLoaded())
+		return;
+	oldcxt = MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	nested = edata->sqlerrcode == ERRCODE_INTERNAL_ERROR &&
+		edata->message != NULL &&
+		strcmp(edata->message,
+			   "cannot execute a distributed query from a query on a shard") == 0;
+	FreeErrorData(edata);
+	if (nested)
+	{
+		FlushErrorState();
+		rv_ReportInWorkerQuery(relid, fname);
+	}
+	MemoryContextSwitchTo(oldcxt);
 }

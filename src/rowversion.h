@@ -149,6 +149,9 @@ extern RvCitusKind rv_CitusTableKind(Oid relid);
 extern Oid	rv_CitusShardOf(Relation rel, RvCitusKind *kind);
 extern const char *rv_TableName(Relation rel);
 extern pg_noreturn void rv_ReportReferenceXact(const char *table);
+extern void rv_CitusRefuseInWorkerQuery(Oid relid, const char *fname);
+extern void rv_CitusTranslateNestedError(Oid relid, const char *fname,
+										 MemoryContext cxt);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
