@@ -325,11 +325,19 @@ rv_ChangeValues(Relation rel, const RvPlanEntry *entry, Jsonb *changes,
 		nulls[i] = 'n';
 		if (col->populate)
 		{
+			FmgrInfo	populate = col->input;
 			Datum		rec;
 			bool		isnull;
 
-			rec = FunctionCall2((FmgrInfo *) &col->input, col->base,
-								JsonbPGetDatum(changes));
+			/*
+			 * A cache of its own for this call, as each execution of a
+			 * statement gets: a composite type altered since the entry was
+			 * built (an attribute added, renamed or dropped) is read as it
+			 * is now.
+			 */
+			populate.fn_extra = NULL;
+			populate.fn_mcxt = CurrentMemoryContext;
+			rec = FunctionCall2(&populate, col->base, JsonbPGetDatum(changes));
 			values[i] = GetAttributeByNum(DatumGetHeapTupleHeader(rec), 1, &isnull);
 			nulls[i] = isnull ? 'n' : ' ';
 			continue;

@@ -190,8 +190,8 @@ rv_AppendKeyQual(StringInfo buf, Relation rel, RvTarget *target)
  * scratch) and domain constraints and typmods apply as they do there.
  * base is of an anonymous record type registered in this backend
  * (BlessTupleDesc); the call's expression says its first argument is a
- * record, so the function takes the type from base itself.  Both, and the
- * function's own cache, live in cxt.
+ * record, so the function takes the type from base itself.  Both live in
+ * cxt; each call gets its own cache (see rv_ChangeValues).
  */
 static void
 rv_PreparePopulate(RvColumnInput *col, Form_pg_attribute att, MemoryContext cxt)

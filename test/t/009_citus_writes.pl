@@ -125,6 +125,16 @@ result_of(q{SELECT rowversion.conditional_update('plain', 100, 1, '{"name": "p"}
 isnt(coord_sql(sprintf($row, 'dist', 100)), coord_sql(sprintf($row, 'plain', 100)),
 	'negative control: the comparison sees a different row');
 
+# A composite type altered between two calls of one session (whose
+# statement for the column is cached) is read as it is now.
+is(coord_sql(q{
+SELECT rowversion.conditional_update('plain', 90, 1, '{"addr": {"street": "S", "zip": 1}}');
+ALTER TYPE address RENAME ATTRIBUTE street TO road;
+SELECT rowversion.conditional_update('plain', 90, 2, '{"addr": {"road": "R", "zip": 2}}');
+SELECT addr FROM plain WHERE id = 90;
+ALTER TYPE address RENAME ATTRIBUTE road TO street;
+}), "2\n3\n(R,2)", 'a composite type renamed between calls is read as it is now');
+
 # Calls in a query that Citus runs on a worker: refused, and nothing changes.
 my $before = coord_sql(
 	q{SELECT string_agg(row(t.*)::text, ',' ORDER BY id) FROM dist t WHERE id IN (40, 41)});
