@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/varlena.h"
+#include "utils/fmgrprotos.h"
 #include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/inval.h"
@@ -322,16 +323,22 @@ rv_IsRowVersionCode(int code)
 }
 
 /*
- * Returns whether this backend serves another Citus node (which connects
- * with an application_name of this prefix, as Citus itself tells them
- * apart) rather than a client.
+ * Returns whether this backend serves another Citus node rather than a
+ * client: Citus connects with an application_name of "citus_internal
+ * gpid=" and a global process ID other than zero, and tells those
+ * backends apart by it (IsCitusInternalBackend()).  A client can give
+ * itself that name too: nothing that trusts the answer grants a right.
  */
 bool
 rv_CitusInternalBackend(void)
 {
-	return rv_CitusLoaded() && application_name != NULL &&
-		strncmp(application_name, "citus_internal gpid=",
-				strlen("citus_internal gpid=")) == 0;
+	static const char prefix[] = "citus_internal gpid=";
+
+	if (application_name == NULL ||
+		strncmp(application_name, prefix, sizeof(prefix) - 1) != 0 ||
+		!rv_CitusLoaded())
+		return false;
+	return strtoull(application_name + sizeof(prefix) - 1, NULL, 10) != 0;
 }
 
 static emit_log_hook_type rv_prev_emit_log_hook = NULL;
@@ -655,4 +662,85 @@ rv_CitusShardForeignKey(Relation rel, const char *fkname)
 	}
 	ReleaseSysCache(tabletup);
 	return found;
+}
+
+/*
+ * Refuses a conditional write, by function fname, of table relid: Citus
+ * ran the query that calls it on a worker, where the write would be a
+ * distributed query nested in a query on a shard.
+ */
+static pg_noreturn void
+rv_ReportInWorkerQuery(Oid relid, const char *fname)
+{
+	char	   *name = get_rel_name(relid);
+
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("%s() cannot run inside a query that Citus runs on a worker", fname),
+			 errdetail("Citus ran the query that calls it on a worker, where its write of table \"%s\" would be a distributed query nested in a query on a shard.",
+					   name != NULL ? name : "?"),
+			 errhint("Call it once per row from the client, or from a PL/pgSQL loop over the rows read (FOR r IN SELECT ... LOOP PERFORM ...).")));
+	pg_unreachable();
+}
+
+/*
+ * Refuses a conditional write, by function fname, of table relid when it
+ * is called in a query that Citus pushed down to a worker (a SELECT that
+ * reads a distributed table and calls the function for its rows), as long
+ * as relid is a distributed or reference table: Citus refuses such nested
+ * distributed queries too, with an internal error.  Not refused where
+ * Citus allows them: when the user set
+ * citus.allow_nested_distributed_execution, and in triggers (where Citus
+ * refuses only writes of other nodes' shards, which
+ * rv_CitusTranslateNestedError reports).  Costs a string comparison
+ * unless this backend is one of Citus's own.
+ */
+void
+rv_CitusRefuseInWorkerQuery(Oid relid, const char *fname)
+{
+	const char *allow;
+	bool		allowed = false;
+	RvCitusKind kind;
+
+	if (!rv_CitusInternalBackend())
+		return;
+	allow = GetConfigOption("citus.allow_nested_distributed_execution", true, false);
+	if ((allow != NULL && parse_bool(allow, &allowed) && allowed) ||
+		DatumGetInt32(pg_trigger_depth(NULL)) > 0)
+		return;
+	kind = rv_CitusTableKind(relid);
+	if (kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_REFERENCE)
+		rv_ReportInWorkerQuery(relid, fname);
+}
+
+/*
+ * For a PG_CATCH around a conditional write, by function fname, of table
+ * relid: when the error being handled is Citus's refusal of a distributed
+ * query nested in a query on a shard (an internal error, XX000), raises
+ * rv_CitusRefuseInWorkerQuery's error instead; any other error is left as
+ * it is, for the caller to re-throw.  The copy of the error is made in
+ * cxt, which must not be ErrorContext.
+ */
+void
+rv_CitusTranslateNestedError(Oid relid, const char *fname, MemoryContext cxt)
+{
+	MemoryContext oldcxt;
+	ErrorData  *edata;
+	bool		nested;
+
+	if (!rv_CitusLoaded())
+		return;
+	oldcxt = MemoryContextSwitchTo(cxt);
+	edata = CopyErrorData();
+	nested = edata->sqlerrcode == ERRCODE_INTERNAL_ERROR &&
+		edata->message != NULL &&
+		strcmp(edata->message,
+			   "cannot execute a distributed query from a query on a shard") == 0;
+	FreeErrorData(edata);
+	if (nested)
+	{
+		FlushErrorState();
+		rv_ReportInWorkerQuery(relid, fname);
+	}
+	MemoryContextSwitchTo(oldcxt);
 }

@@ -201,6 +201,8 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 					   stmt == RV_STMT_UPDATE ? ACL_UPDATE : ACL_DELETE,
 					   RowExclusiveLock,
 					   "Only tables whose row versions rowversion.enable() keeps can be written conditionally.");
+	rv_CitusRefuseInWorkerQuery(RelationGetRelid(rel),
+								stmt == RV_STMT_UPDATE ? "conditional_update" : "conditional_delete");
 	if (stmt == RV_STMT_UPDATE)
 	{
 		changes = PG_GETARG_JSONB_P(3);
@@ -270,11 +272,13 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 
 /*
  * Runs rv_ConditionalWrite, counted in rv_active for as long as it uses a
- * cache entry, also when it fails.
+ * cache entry, also when it fails.  Citus's refusal of the write as a
+ * nested distributed query is reported as rowversion's own.
  */
 static int64
 rv_CountedWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 {
+	MemoryContext cxt = CurrentMemoryContext;
 	int64		result;
 
 	rv_active++;
@@ -285,6 +289,9 @@ rv_CountedWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	PG_CATCH();
 	{
 		rv_active--;
+		rv_CitusTranslateNestedError(PG_GETARG_OID(0),
+									 stmt == RV_STMT_UPDATE ? "conditional_update" : "conditional_delete",
+									 cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

@@ -67,18 +67,22 @@ typedef struct RvTarget
 
 /*
  * How the new value of one changed column is made from its JSON value, by
- * the rules of jsonb_populate_record: arrays and composites are converted
- * in the statement by jsonb_to_record; every other type's input function
- * reads the JSON value's text here (json and jsonb read it as JSON).
+ * the rules of jsonb_populate_record: arrays and composites (and domains
+ * over them) by jsonb_populate_record itself, called with a record of one
+ * attribute named and typed as the column; every other type's input
+ * function reads the JSON value's text (json and jsonb read it as JSON).
+ * Either way the value is a parameter of the column's type.
  */
 typedef struct RvColumnInput
 {
 	AttrNumber	attnum;
-	bool		populate;		/* array or composite: done in SQL */
+	bool		populate;		/* array or composite: input is
+								 * jsonb_populate_record, given base */
 	bool		json;			/* json or jsonb, or a domain over one */
 	Oid			ioparam;
 	int32		typmod;
 	FmgrInfo	input;
+	Datum		base;			/* the record populated (populate only) */
 } RvColumnInput;
 
 /*

@@ -620,6 +620,7 @@ rv_WriteItems(FunctionCallInfo fcinfo, Relation *relp, int *nitems)
 					   RowExclusiveLock,
 					   "Only tables whose row versions rowversion.enable() keeps can be written conditionally.");
 	*relp = rel;
+	rv_CitusRefuseInWorkerQuery(RelationGetRelid(rel), "conditional_write");
 	if ((modes & (ACL_UPDATE | ACL_DELETE)) == (ACL_UPDATE | ACL_DELETE) &&
 		pg_class_aclcheck(RelationGetRelid(rel), GetUserId(), ACL_DELETE) != ACLCHECK_OK)
 		aclcheck_error(ACLCHECK_NO_PRIV, OBJECT_TABLE, RelationGetRelationName(rel));
@@ -787,6 +788,7 @@ conditional_write(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	RvItem	   *items = NULL;
 	Relation	rel = NULL;
+	MemoryContext cxt;
 	int			nitems = 0;
 	int			i;
 
@@ -798,6 +800,7 @@ conditional_write(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
 
+	cxt = CurrentMemoryContext;
 	rv_active++;
 	PG_TRY();
 	{
@@ -806,6 +809,8 @@ conditional_write(PG_FUNCTION_ARGS)
 	PG_CATCH();
 	{
 		rv_active--;
+		/* Citus's refusal of a nested distributed query, as our own */
+		rv_CitusTranslateNestedError(PG_GETARG_OID(0), "conditional_write", cxt);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();

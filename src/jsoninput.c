@@ -13,6 +13,7 @@
 #include "conditional.h"
 
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -302,7 +303,9 @@ rv_KeyValues(Relation rel, const RvPlanEntry *entry, Datum key, Oid keytype,
  * Converts the value each changed column gets in changes into the
  * parameter of that column, the way jsonb_populate_record would (a JSON
  * null is NULL, still checked by a domain's input).  Array and composite
- * columns are left to the statement.
+ * columns are converted by jsonb_populate_record itself (see
+ * rv_PreparePopulate in plancache.c); their values point into the record
+ * it returns, in the current memory context.
  */
 void
 rv_ChangeValues(Relation rel, const RvPlanEntry *entry, Jsonb *changes,
@@ -321,7 +324,24 @@ rv_ChangeValues(Relation rel, const RvPlanEntry *entry, Jsonb *changes,
 		values[i] = (Datum) 0;
 		nulls[i] = 'n';
 		if (col->populate)
+		{
+			FmgrInfo	populate = col->input;
+			Datum		rec;
+			bool		isnull;
+
+			/*
+			 * A cache of its own for this call, as each execution of a
+			 * statement gets: a composite type altered since the entry was
+			 * built (an attribute added, renamed or dropped) is read as it
+			 * is now.
+			 */
+			populate.fn_extra = NULL;
+			populate.fn_mcxt = CurrentMemoryContext;
+			rec = FunctionCall2(&populate, col->base, JsonbPGetDatum(changes));
+			values[i] = GetAttributeByNum(DatumGetHeapTupleHeader(rec), 1, &isnull);
+			nulls[i] = isnull ? 'n' : ' ';
 			continue;
+		}
 
 		v = rv_JsonbField(&changes->root, name);
 		if (v == NULL)

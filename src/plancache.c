@@ -15,8 +15,8 @@
  * by the same key qualification.
  *
  * Each changed column's new value arrives as a parameter of its own type
- * (jsoninput.c converts it); array and composite columns are converted in
- * the statement by pg_catalog.jsonb_to_record($3).  Setting the version
+ * (jsoninput.c converts it, arrays and composites too), so Citus plans the
+ * statement as it plans any UPDATE with parameters.  Setting the version
  * column makes the UPDATE a claim, so the row trigger assigns the next
  * version and require_version is satisfied.
  *
@@ -33,11 +33,15 @@
 #include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/nbtree.h"
+#include "access/tupdesc.h"
+#include "funcapi.h"
+#include "nodes/makefuncs.h"
 #include "access/stratnum.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -178,6 +182,41 @@ rv_AppendKeyQual(StringInfo buf, Relation rel, RvTarget *target)
 }
 
 /*
+ * Makes col convert its JSON value exactly as
+ * jsonb_to_record(changes) AS r(<column> <type>(<typmod>)) does: with
+ * jsonb_populate_record(base, changes), where base is a record of one
+ * attribute, named, typed and typmodded as the column (att), whose value
+ * is NULL, so nothing of it is kept (a nested composite is populated from
+ * scratch) and domain constraints and typmods apply as they do there.
+ * base is of an anonymous record type registered in this backend
+ * (BlessTupleDesc); the call's expression says its first argument is a
+ * record, so the function takes the type from base itself.  Both live in
+ * cxt; each call gets its own cache (see rv_ChangeValues).
+ */
+static void
+rv_PreparePopulate(RvColumnInput *col, Form_pg_attribute att, MemoryContext cxt)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cxt);
+	TupleDesc	desc = CreateTemplateTupleDesc(1);
+	Datum		value = (Datum) 0;
+	bool		isnull = true;
+	FuncExpr   *call;
+
+	TupleDescInitEntry(desc, (AttrNumber) 1, NameStr(att->attname),
+					   att->atttypid, att->atttypmod, 0);
+	desc = BlessTupleDesc(desc);
+	col->base = HeapTupleGetDatum(heap_form_tuple(desc, &value, &isnull));
+
+	call = makeFuncExpr(F_JSONB_POPULATE_RECORD, RECORDOID,
+						list_make2(makeNullConst(RECORDOID, -1, InvalidOid),
+								   makeNullConst(JSONBOID, -1, InvalidOid)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	fmgr_info_cxt(F_JSONB_POPULATE_RECORD, &col->input, cxt);
+	fmgr_info_set_expr((Node *) call, &col->input);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Prepares the statement entry->key names for the table, and keeps it
  * (SPI_keepplan) when keep.  Its parameters: the key columns, the expected
  * version (bigint), changes (jsonb), then one per changed column, of the
@@ -244,18 +283,15 @@ rv_BuildPlan(Relation rel, Oid fn_oid, RvPlanEntry *entry,
 				col->populate = OidIsValid(get_element_type(base)) || type_is_rowtype(base);
 				col->json = rv_IsJsonType(att->atttypid);
 				col->typmod = att->atttypmod;
-				getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
-				fmgr_info_cxt(infunc, &col->input, entry->cxt);
-				argtypes[vparam + 1 + i] = att->atttypid;
-
 				if (col->populate)
-					appendStringInfo(&sql, "%s = (SELECT r.%s FROM pg_catalog.jsonb_to_record($%d) AS r(%s %s)), ",
-									 name, name, vparam + 1, name,
-									 format_type_extended(att->atttypid, att->atttypmod,
-														  FORMAT_TYPE_TYPEMOD_GIVEN |
-														  FORMAT_TYPE_FORCE_QUALIFY));
+					rv_PreparePopulate(col, att, entry->cxt);
 				else
-					appendStringInfo(&sql, "%s = $%d, ", name, vparam + 2 + i);
+				{
+					getTypeInputInfo(att->atttypid, &infunc, &col->ioparam);
+					fmgr_info_cxt(infunc, &col->input, entry->cxt);
+				}
+				argtypes[vparam + 1 + i] = att->atttypid;
+				appendStringInfo(&sql, "%s = $%d, ", name, vparam + 2 + i);
 			}
 			/* writing the version column makes the UPDATE a claim */
 			appendStringInfo(&sql, "%s = $%d", vcol, vparam);

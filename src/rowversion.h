@@ -160,6 +160,9 @@ extern pg_noreturn void rv_ReportCitusLogOnly(const char *table);
 extern bool rv_CitusFillsNewShard(Relation rel);
 extern int64 rv_CitusWatermark(int64 local);
 extern Oid	rv_CitusShardForeignKey(Relation rel, const char *fkname);
+extern void rv_CitusRefuseInWorkerQuery(Oid relid, const char *fname);
+extern void rv_CitusTranslateNestedError(Oid relid, const char *fname,
+										 MemoryContext cxt);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
