@@ -27,6 +27,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
@@ -183,7 +184,10 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	bool		written = false;
 	int64		result = 0;
 	int			rc;
+	int			alone;
 
+	/* Citus: a call that is its statement's only work is routed as one */
+	alone = rv_active == 1 && rv_CitusCallIsStatement(fcinfo, CurrentMemoryContext);
 	rv_CheckNotNull(fcinfo, 0, "tbl");
 	rv_CheckNotNull(fcinfo, 1, "key");
 	rv_CheckNotNull(fcinfo, 2, "expected_version");
@@ -236,7 +240,10 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	/* a version the column cannot hold cannot be the row's */
 	if (expected <= target.version_max)
 	{
+		alone = alone ? rv_CitusRouteAlone() : 0;
 		rc = SPI_execute_plan(entry->plan, values, nulls, false, 0);
+		if (alone > 0)
+			AtEOXact_GUC(true, alone);
 		if (rc != (stmt == RV_STMT_UPDATE ? SPI_OK_UPDATE_RETURNING : SPI_OK_DELETE))
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		written = SPI_processed > 0;

@@ -149,6 +149,8 @@ extern RvCitusKind rv_CitusTableKind(Oid relid);
 extern Oid	rv_CitusShardOf(Relation rel, RvCitusKind *kind);
 extern const char *rv_TableName(Relation rel);
 extern pg_noreturn void rv_ReportReferenceXact(const char *table);
+extern bool rv_CitusCallIsStatement(FunctionCallInfo fcinfo, MemoryContext callcxt);
+extern int	rv_CitusRouteAlone(void);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
