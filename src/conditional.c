@@ -14,7 +14,10 @@
  * another version (RV001) from no row the caller may write (RV003).  A
  * conditional write that runs while another one is in progress (from a
  * trigger, or a domain check in its input) plans without the cache, so no
- * entry is freed while a caller still uses it.
+ * entry is freed while a caller still uses it.  On Citus, a call that is
+ * by itself the whole statement, outside a transaction block, has its
+ * write sent to the worker as one statement, as the same statement written
+ * by hand would be (citus.c, rv_CitusCallIsStatement).
  *
  *-------------------------------------------------------------------------
  */
