@@ -21,9 +21,15 @@
 #include "access/xact.h"
 #include "access/relation.h"
 #include "catalog/pg_constraint.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/pg_namespace.h"
+#include "catalog/pg_proc.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/nodeFuncs.h"
+#include "tcop/pquery.h"
+#include "utils/portal.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/varlena.h"
@@ -743,4 +749,107 @@ rv_CitusTranslateNestedError(Oid relid, const char *fname, MemoryContext cxt)
 		rv_ReportInWorkerQuery(relid, fname);
 	}
 	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
+ * Whether an argument expression of a call is one that cannot run a
+ * statement: constants, parameters, relabelings, and built-in functions
+ * and operators that are not volatile (jsonb_build_object, say).  User
+ * functions, domain checks and subqueries are refused, whatever their
+ * volatility says.
+ */
+static bool
+rv_PlainArgWalker(Node *node, void *context)
+{
+	Oid			funcid;
+
+	if (node == NULL)
+		return false;
+	switch (nodeTag(node))
+	{
+		case T_Const:
+		case T_Param:
+		case T_RelabelType:
+		case T_List:
+			return expression_tree_walker(node, rv_PlainArgWalker, context);
+		case T_FuncExpr:
+			funcid = ((FuncExpr *) node)->funcid;
+			break;
+		case T_OpExpr:
+			set_opfuncid((OpExpr *) node);
+			funcid = ((OpExpr *) node)->opfuncid;
+			break;
+		default:
+			return true;
+	}
+	if (funcid >= FirstNormalObjectId || func_volatile(funcid) == PROVOLATILE_VOLATILE)
+		return true;
+	return expression_tree_walker(node, rv_PlainArgWalker, context);
+}
+
+/*
+ * Returns whether the call that fcinfo describes, made in memory context
+ * callcxt, is by itself the whole statement the client runs, outside any
+ * transaction block, on a server with Citus: the client's unnamed portal
+ * runs a SELECT of a Result node whose one column is this very call, its
+ * arguments plain (rv_PlainArgWalker), and the call is evaluated by that
+ * node itself, not by a nested statement.  Then nothing else in the
+ * statement, before or after the call, changes anything, and the
+ * statement's transaction commits right after it.  Costs a few tests, and
+ * no lookup at all inside a transaction block.
+ */
+bool
+rv_CitusCallIsStatement(FunctionCallInfo fcinfo, MemoryContext callcxt)
+{
+	Portal		portal = ActivePortal;
+	QueryDesc  *qd;
+	PlannedStmt *stmt;
+	Plan	   *plan;
+	TargetEntry *tle;
+
+	if (!rv_CitusLoaded() ||
+		IsTransactionBlock() || IsSubTransaction() || portal == NULL ||
+		portal->name == NULL || portal->name[0] != '\0' ||
+		portal->strategy != PORTAL_ONE_SELECT ||
+		(portal->cursorOptions & CURSOR_OPT_HOLD) != 0 ||
+		(qd = portal->queryDesc) == NULL || qd->planstate == NULL ||
+		qd->planstate->ps_ExprContext == NULL ||
+		callcxt != qd->planstate->ps_ExprContext->ecxt_per_tuple_memory)
+		return false;
+	stmt = qd->plannedstmt;
+	plan = stmt->planTree;
+	if (stmt->commandType != CMD_SELECT || stmt->hasModifyingCTE ||
+		stmt->subplans != NIL || plan == NULL || !IsA(plan, Result) ||
+		plan->lefttree != NULL || plan->initPlan != NIL || plan->qual != NIL ||
+		((Result *) plan)->resconstantqual != NULL ||
+		list_length(plan->targetlist) != 1)
+		return false;
+	tle = linitial_node(TargetEntry, plan->targetlist);
+	if ((Node *) tle->expr != fcinfo->flinfo->fn_expr || !IsA(tle->expr, FuncExpr) ||
+		rv_PlainArgWalker((Node *) ((FuncExpr *) tle->expr)->args, NULL))
+		return false;
+	return true;
+}
+
+/*
+ * Lets Citus send the one-row write that a call for which
+ * rv_CitusCallIsStatement holds runs next as a statement of its own, the
+ * way it sends the same UPDATE or DELETE written by hand: without
+ * citus.function_opens_transaction_block, a write routed to one shard
+ * placement outside a coordinated transaction is one round trip, committed
+ * by the worker with it, instead of BEGIN, a distributed transaction ID,
+ * the write and COMMIT.  Writes to more than one placement (reference
+ * tables) keep their transaction blocks and two-phase commit: Citus
+ * decides that by itself.  Returns the GUC nest level to hand to
+ * AtEOXact_GUC(true, ...) right after the write.
+ */
+int
+rv_CitusRouteAlone(void)
+{
+	int			nestlevel = NewGUCNestLevel();
+
+	(void) set_config_option("citus.function_opens_transaction_block", "off",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE,
+							 true, 0, false);
+	return nestlevel;
 }

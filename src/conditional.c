@@ -14,7 +14,10 @@
  * another version (RV001) from no row the caller may write (RV003).  A
  * conditional write that runs while another one is in progress (from a
  * trigger, or a domain check in its input) plans without the cache, so no
- * entry is freed while a caller still uses it.
+ * entry is freed while a caller still uses it.  On Citus, a call that is
+ * by itself the whole statement, outside a transaction block, has its
+ * write sent to the worker as one statement, as the same statement written
+ * by hand would be (citus.c, rv_CitusCallIsStatement).
  *
  *-------------------------------------------------------------------------
  */
@@ -27,6 +30,7 @@
 #include "miscadmin.h"
 #include "utils/acl.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/ruleutils.h"
@@ -183,7 +187,10 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	bool		written = false;
 	int64		result = 0;
 	int			rc;
+	int			alone;
 
+	/* Citus: a call that is its statement's only work is routed as one */
+	alone = rv_active == 1 && rv_CitusCallIsStatement(fcinfo, CurrentMemoryContext);
 	rv_CheckNotNull(fcinfo, 0, "tbl");
 	rv_CheckNotNull(fcinfo, 1, "key");
 	rv_CheckNotNull(fcinfo, 2, "expected_version");
@@ -238,7 +245,10 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	/* a version the column cannot hold cannot be the row's */
 	if (expected <= target.version_max)
 	{
+		alone = alone ? rv_CitusRouteAlone() : 0;
 		rc = SPI_execute_plan(entry->plan, values, nulls, false, 0);
+		if (alone > 0)
+			AtEOXact_GUC(true, alone);
 		if (rc != (stmt == RV_STMT_UPDATE ? SPI_OK_UPDATE_RETURNING : SPI_OK_DELETE))
 			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
 		written = SPI_processed > 0;

@@ -163,6 +163,8 @@ extern Oid	rv_CitusShardForeignKey(Relation rel, const char *fkname);
 extern void rv_CitusRefuseInWorkerQuery(Oid relid, const char *fname);
 extern void rv_CitusTranslateNestedError(Oid relid, const char *fname,
 										 MemoryContext cxt);
+extern bool rv_CitusCallIsStatement(FunctionCallInfo fcinfo, MemoryContext callcxt);
+extern int	rv_CitusRouteAlone(void);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */
