@@ -197,14 +197,6 @@ CREATE VIEW rowversion.conflicts AS
 
 GRANT SELECT ON rowversion.conflicts TO PUBLIC;
 
--- node_watermark(): this node's own watermark.  On Citus, watermark() on
--- the coordinator takes the least of every node's, fetched with this
--- (src/citus.c); alone, it is no sync point there.
-CREATE FUNCTION rowversion.node_watermark()
-RETURNS bigint
-AS 'MODULE_PATHNAME', 'node_watermark'
-LANGUAGE C STABLE;
-
 -- propagate() now makes two statement triggers, one of them for TRUNCATE
 -- alone (which Citus leaves off shards): list each propagation once.
 CREATE OR REPLACE VIEW rowversion.propagations AS

@@ -206,14 +206,6 @@ RETURNS bigint
 AS 'MODULE_PATHNAME', 'watermark'
 LANGUAGE C STABLE;
 
--- node_watermark(): this node's own watermark.  On Citus, watermark() on
--- the coordinator takes the least of every node's, fetched with this
--- (src/citus.c); alone, it is no sync point there.
-CREATE FUNCTION rowversion.node_watermark()
-RETURNS bigint
-AS 'MODULE_PATHNAME', 'node_watermark'
-LANGUAGE C STABLE;
-
 -- The statement trigger behind propagate(); see src/propagate.c.
 CREATE FUNCTION rowversion.propagate_collect()
 RETURNS trigger

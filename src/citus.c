@@ -329,6 +329,22 @@ rv_IsRowVersionCode(int code)
 }
 
 /*
+ * Returns whether this backend runs a command that Citus's
+ * run_command_on_all_nodes() sent it (by the application_name Citus gives
+ * those connections).  Passing for one gains a client nothing: what
+ * answers differently there is watermark(), which gives the node's own.
+ */
+bool
+rv_CitusRunCommandBackend(void)
+{
+	static const char prefix[] = "citus_run_command gpid=";
+
+	return application_name != NULL &&
+		strncmp(application_name, prefix, sizeof(prefix) - 1) == 0 &&
+		rv_CitusLoaded();
+}
+
+/*
  * Returns whether this backend serves another Citus node rather than a
  * client: Citus connects with an application_name of "citus_internal
  * gpid=" and a global process ID other than zero, and tells those
@@ -556,7 +572,7 @@ rv_CitusWatermark(int64 local)
 					"       OPERATOR(pg_catalog.||) n.nodeport::pg_catalog.text END, "
 					"  r.success, r.result "
 					"FROM pg_catalog.run_command_on_all_nodes("
-					"  'SELECT rowversion.node_watermark()') AS r "
+					"  'SELECT rowversion.watermark()') AS r "
 					"LEFT JOIN pg_catalog.pg_dist_node AS n "
 					"  ON n.nodeid OPERATOR(pg_catalog.=) r.nodeid",
 					false, 0) != SPI_OK_SELECT)

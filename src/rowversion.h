@@ -153,6 +153,7 @@ extern Oid	rv_CitusShardTable(Oid relid, RvCitusKind *kind);
 extern const char *rv_TableName(Relation rel);
 extern void rv_CitusSetLocal(const char *name, const char *value);
 extern bool rv_CitusInternalBackend(void);
+extern bool rv_CitusRunCommandBackend(void);
 extern int	rv_errtablecol(Relation rel, AttrNumber attnum);
 extern void rv_InitCitus(void);
 extern pg_noreturn void rv_ReportReferenceXact(const char *table);

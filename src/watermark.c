@@ -16,8 +16,10 @@
  *
  * On Citus each node hands out its own transaction IDs, so one node's
  * watermark says nothing of another's rows: there watermark() is the least
- * of every node's own (node_watermark()), taken before the read
- * (rv_CitusWatermark in citus.c).
+ * of every node's own, taken before the read (rv_CitusWatermark in
+ * citus.c), each node asked with watermark() itself, which on a
+ * connection that Citus's run_command_on_all_nodes() opened gives that
+ * node's own.
  *
  *-------------------------------------------------------------------------
  */
@@ -27,7 +29,6 @@
 #include "utils/snapmgr.h"
 
 PG_FUNCTION_INFO_V1(watermark);
-PG_FUNCTION_INFO_V1(node_watermark);
 
 /* Refuses a call without a snapshot. */
 static void
@@ -54,18 +55,7 @@ watermark(PG_FUNCTION_ARGS)
 
 	rv_RequireSnapshot();
 	mark = rv_ClockWatermark();
-	if (rv_CitusLoaded())
+	if (rv_CitusLoaded() && !rv_CitusRunCommandBackend())
 		mark = rv_CitusWatermark(mark);
 	PG_RETURN_INT64(mark);
-}
-
-/*
- * node_watermark() — watermark() of this node alone, as on a server
- * without Citus.
- */
-Datum
-node_watermark(PG_FUNCTION_ARGS)
-{
-	rv_RequireSnapshot();
-	PG_RETURN_INT64(rv_ClockWatermark());
 }

@@ -28,7 +28,6 @@ CREATE TEMP TABLE documented (fn) AS VALUES
   ('rowversion.propagate(regclass,regclass,name)'),
   ('rowversion.stop_propagating(regclass,regclass,name)'),
   ('rowversion.watermark()'),
-  ('rowversion.node_watermark()'),
   -- trigger functions
   ('rowversion.version_trigger()'),
   ('rowversion.propagate_collect()'),

@@ -13,7 +13,8 @@
 # worker it is refused; a node that does not answer makes it fail.
 #
 # Negative controls: the version checker reports a row that was updated;
-# the per-node watermark (node_watermark(), what watermark() was) misses
+# the per-node watermark (what watermark() was, and gives a node asked by
+# run_command_on_all_nodes()) misses
 # changes made on a worker after it was taken.
 use strict;
 use warnings;
@@ -134,7 +135,10 @@ is(coord_sql(q{SELECT count(DISTINCT nodeport) FROM citus_shards
 
 # One worker far ahead of the coordinator, the other far behind it.
 burn_xids($workers[0], 6000);
-my $old = coord_sql('SELECT rowversion.node_watermark()');
+# (the coordinator's own: what watermark() gives a connection that
+# run_command_on_all_nodes() opened, and what it was before)
+my $old = coord_sql(q{SET application_name = 'citus_run_command gpid=1';
+SELECT rowversion.watermark()});
 my $mark = coord_sql('SELECT rowversion.watermark()');
 cmp_ok($mark, '<=', $old, 'watermark() is not above the coordinator\'s own');
 coord_sql(q{UPDATE docs SET body = 'changed'});
