@@ -18,29 +18,32 @@
  */
 #include "rowversion.h"
 
-#include "access/xact.h"
 #include "access/relation.h"
-#include "catalog/pg_constraint.h"
 #include "access/transam.h"
 #include "access/xact.h"
+#include "catalog/partition.h"
+#include "catalog/pg_constraint.h"
+#include "catalog/pg_inherits.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_proc.h"
+#include "catalog/pg_trigger.h"
 #include "catalog/pg_type.h"
+#include "commands/trigger.h"
 #include "executor/spi.h"
 #include "nodes/nodeFuncs.h"
 #include "tcop/pquery.h"
-#include "utils/portal.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
-#include "utils/varlena.h"
 #include "utils/fmgrprotos.h"
 #include "utils/guc.h"
-#include "utils/lsyscache.h"
-#include "utils/inval.h"
 #include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/portal.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/syscache.h"
+#include "utils/varlena.h"
 
 /* A shard's table and kind, or that a relation is no shard. */
 typedef struct RvShardEntry
@@ -51,6 +54,7 @@ typedef struct RvShardEntry
 } RvShardEntry;
 
 static Oid	rv_LookUpShard(Oid relid);
+static bool rv_CreatedInTransaction(Oid relid);
 
 /* rv_CitusShardOf's answers, forgotten at every relcache invalidation */
 static HTAB *rv_shards = NULL;
@@ -519,10 +523,40 @@ rv_CitusFillsNewShard(Relation rel)
 		strspn(digits + 1, "0123456789") != strlen(digits + 1) ||
 		rv_TriggerDepth() > 1)
 		return false;
+	/*
+	 * (a new partition of a table made before it is no new shard's: its
+	 * rows are the table's own, which an INSERT gives new versions; a
+	 * partitioned shard and its partitions' shards are made together)
+	 */
+	if (rel->rd_rel->relispartition)
+	{
+		ListCell   *lc;
+
+		foreach(lc, get_partition_ancestors(RelationGetRelid(rel)))
+			if (!rv_CreatedInTransaction(lfirst_oid(lc)))
+				return false;
+	}
+	else if (has_superclass(RelationGetRelid(rel)))
+		return false;
 	if (rv_CitusInternalBackend())
 		return true;
 	return OidIsValid(rv_CitusShardOf(rel, &kind)) &&
 		(kind == RV_CITUS_DISTRIBUTED || kind == RV_CITUS_LOCAL);
+}
+
+/* Returns whether relation relid was created in the current transaction. */
+static bool
+rv_CreatedInTransaction(Oid relid)
+{
+	Relation	rel = RelationIdGetRelation(relid);
+	bool		created = false;
+
+	if (RelationIsValid(rel))
+	{
+		created = rel->rd_createSubid != InvalidSubTransactionId;
+		RelationClose(rel);
+	}
+	return created;
 }
 
 /*
@@ -566,6 +600,19 @@ rv_CitusWatermark(int64 local)
 			elog(ERROR, "SPI_finish failed");
 		return local;
 	}
+
+	/*
+	 * The other nodes' are taken now; the snapshot a REPEATABLE READ
+	 * transaction already took on one of them may be older, and miss what
+	 * committed in between.
+	 */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("rowversion.watermark() on Citus cannot run in a %s transaction",
+						IsolationIsSerializable() ? "SERIALIZABLE" : "REPEATABLE READ"),
+				 errdetail("The snapshots the transaction took on other nodes may be older than their watermarks now."),
+				 errhint("Take it in a READ COMMITTED statement of its own, before the transaction that reads.")));
 
 	if (SPI_execute("SELECT CASE WHEN n.nodeid IS NULL THEN 'this node' "
 					"  ELSE n.nodename OPERATOR(pg_catalog.||) ':' "
@@ -768,6 +815,40 @@ rv_CitusTranslateNestedError(Oid relid, const char *fname, MemoryContext cxt)
 }
 
 /*
+ * Returns whether the write of a conditional write on rel, alone in its
+ * statement (rv_CitusCallIsStatement()), may be sent to the node that holds
+ * the row as a statement of its own: rel is a distributed table whose
+ * triggers on UPDATE and DELETE are all rowversion's (functions in nsp, the
+ * extension's schema) or foreign keys', and that has no row-level
+ * security.  A
+ * trigger or policy of the user's may run code after the write (on the
+ * coordinator, for a placement there) that fails the statement, which
+ * would not take back a write the node had already committed.
+ */
+bool
+rv_CitusMayRouteAlone(Relation rel, Oid nsp)
+{
+	TriggerDesc *trigdesc = rel->trigdesc;
+	int			i;
+
+	if (rv_CitusTableKind(RelationGetRelid(rel)) != RV_CITUS_DISTRIBUTED ||
+		rel->rd_rel->relrowsecurity)
+		return false;
+	for (i = 0; trigdesc != NULL && i < trigdesc->numtriggers; i++)
+	{
+		Trigger    *tg = &trigdesc->triggers[i];
+
+		/* (foreign keys' own, and Citus's TRUNCATE trigger, run no user code) */
+		if (tg->tgisinternal ||
+			(!TRIGGER_FOR_UPDATE(tg->tgtype) && !TRIGGER_FOR_DELETE(tg->tgtype)))
+			continue;
+		if (get_func_namespace(tg->tgfoid) != nsp)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Whether an argument expression of a call is one that cannot run a
  * statement: constants, parameters, relabelings, and built-in functions
  * and operators that are not volatile (jsonb_build_object, say).  User
@@ -809,10 +890,13 @@ rv_PlainArgWalker(Node *node, void *context)
  * transaction block, on a server with Citus: the client's unnamed portal
  * runs a SELECT of a Result node whose one column is this very call, its
  * arguments plain (rv_PlainArgWalker), and the call is evaluated by that
- * node itself, not by a nested statement.  Then nothing else in the
- * statement, before or after the call, changes anything, and the
- * statement's transaction commits right after it.  Costs a few tests, and
- * no lookup at all inside a transaction block.
+ * node itself, not by a nested statement.  Then the statement does nothing
+ * but the call, and its transaction ends right after it, as that of the
+ * same UPDATE written by hand would (code that the arguments' built-in
+ * functions run, a user's cast, say, or a deferred trigger it queues, can
+ * still fail the statement after the write, as with the hand-written
+ * UPDATE).  Costs a few tests, and no lookup at all inside a transaction
+ * block.
  */
 bool
 rv_CitusCallIsStatement(FunctionCallInfo fcinfo, MemoryContext callcxt)

@@ -15,9 +15,11 @@
  * conditional write that runs while another one is in progress (from a
  * trigger, or a domain check in its input) plans without the cache, so no
  * entry is freed while a caller still uses it.  On Citus, a call that is
- * by itself the whole statement, outside a transaction block, has its
+ * by itself the whole statement, outside a transaction block, on a
+ * distributed table without triggers or policies of the user's, has its
  * write sent to the worker as one statement, as the same statement written
- * by hand would be (citus.c, rv_CitusCallIsStatement).
+ * by hand would be (citus.c, rv_CitusCallIsStatement and
+ * rv_CitusMayRouteAlone).
  *
  *-------------------------------------------------------------------------
  */
@@ -245,7 +247,8 @@ rv_ConditionalWrite(FunctionCallInfo fcinfo, RvStatement stmt)
 	/* a version the column cannot hold cannot be the row's */
 	if (expected <= target.version_max)
 	{
-		alone = alone ? rv_CitusRouteAlone() : 0;
+		alone = alone && rv_CitusMayRouteAlone(rel, get_func_namespace(fn_oid)) ?
+			rv_CitusRouteAlone() : 0;
 		rc = SPI_execute_plan(entry->plan, values, nulls, false, 0);
 		if (alone > 0)
 			AtEOXact_GUC(true, alone);

@@ -540,6 +540,16 @@ propagate_collect(PG_FUNCTION_ARGS)
 
 	rv_CheckTriggerCall(fcinfo, "propagate_collect", true, "BEFORE ... FOR EACH ROW");
 
+	/*
+	 * Rows Citus copies into a shard it is making (before the shard has
+	 * its foreign keys) are the table's rows as they were: no parent
+	 * changed.
+	 */
+	if (TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) &&
+		trigdata->tg_relation->rd_createSubid != InvalidSubTransactionId &&
+		rv_CitusFillsNewShard(trigdata->tg_relation))
+		return PointerGetDatum(trigdata->tg_trigtuple);
+
 	info = rv_GetCollectInfo(fcinfo, trigdata);
 	rel = trigdata->tg_relation;
 

@@ -166,6 +166,7 @@ extern void rv_CitusTranslateNestedError(Oid relid, const char *fname,
 										 MemoryContext cxt);
 extern bool rv_CitusCallIsStatement(FunctionCallInfo fcinfo, MemoryContext callcxt);
 extern int	rv_CitusRouteAlone(void);
+extern bool rv_CitusMayRouteAlone(Relation rel, Oid nsp);
 
 /* precondition.c: If-Match preconditions registered by expect_match() */
 extern bool rv_have_preconditions;	/* whether any is registered */

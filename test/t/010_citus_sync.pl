@@ -154,6 +154,12 @@ my $rmark = $coord->safe_psql('postgres', 'SELECT rowversion.watermark()',
 	extra_params => [ '-U', 'syncer' ]);
 cmp_ok($rmark, '>=', $mark, 'a role without privileges takes the watermark');
 
+# refused in a REPEATABLE READ transaction, whose snapshots on the workers
+# may be older than their watermarks now
+is(outcome(q{BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM docs;
+SELECT rowversion.watermark(); COMMIT}), '0A000',
+	'watermark() in a REPEATABLE READ transaction is refused');
+
 # refused inside a query that Citus runs on a worker
 is(outcome(q{SELECT rowversion.watermark() FROM docs WHERE id = 1}), '0A000',
 	'watermark() inside a query on a distributed table is refused');
@@ -169,6 +175,27 @@ like(message_of(q{SELECT rowversion.watermark()}),
 $workers[1]->start;
 cmp_ok(coord_sql('SELECT rowversion.watermark()'), '>=', $mark,
 	'and works again once it is back');
+
+# A role that may only insert, passing for a Citus connection by its
+# application_name, gets a partition made in its transaction (by the
+# owner's function) and inserts a version of its choosing: not kept.
+coord_sql(q{
+CREATE TABLE ev (id int, y int, PRIMARY KEY (id, y)) PARTITION BY RANGE (y);
+CREATE TABLE ev_2025 PARTITION OF ev FOR VALUES FROM (2025) TO (2026);
+SELECT rowversion.enable('ev');
+CREATE FUNCTION ensure_part(y int) RETURNS void SECURITY DEFINER LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format('CREATE TABLE IF NOT EXISTS public.ev_%s PARTITION OF public.ev FOR VALUES FROM (%s) TO (%s)', y, y, y + 1);
+END $$;
+CREATE ROLE ins LOGIN;
+GRANT INSERT, SELECT ON ev TO ins;
+GRANT EXECUTE ON FUNCTION ensure_part(int) TO ins;
+});
+$coord->safe_psql('postgres', q{SET application_name = 'citus_internal gpid=1';
+BEGIN; SELECT ensure_part(2026); INSERT INTO ev VALUES (1, 2026, 3); COMMIT},
+	extra_params => [ '-U', 'ins' ]);
+cmp_ok(coord_sql(q{SELECT row_version FROM ev WHERE id = 1}), '>', 3,
+	'a version written into a new partition of an existing table is not kept');
 
 stop_cluster();
 done_testing();

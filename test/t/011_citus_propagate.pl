@@ -289,5 +289,26 @@ coord_sql(q{TRUNCATE entries});
 is(coord_sql(q{SELECT string_agg(id || ':' || row_version, ',' ORDER BY id) FROM accounts}),
 	'1:4,2:3', 'and so does TRUNCATE');
 
+# A propagating child with rows distributed after its parent: Citus copies
+# its rows into new shards before they have their foreign keys.
+coord_sql(q{
+CREATE TABLE v2 (id int PRIMARY KEY);
+CREATE TABLE i2 (id int, vid int REFERENCES v2, PRIMARY KEY (vid, id));
+SELECT rowversion.enable('v2', mode => 'counter'), rowversion.enable('i2', mode => 'counter');
+SELECT rowversion.propagate('i2', 'v2');
+INSERT INTO v2 VALUES (1), (2);
+INSERT INTO i2 VALUES (1, 1), (1, 2);
+});
+my $v2_before = coord_sql(q{SELECT string_agg(id || ':' || row_version, ',' ORDER BY id) FROM v2});
+is(outcome(q{SET citus.enable_unsafe_triggers = on;
+SELECT create_distributed_table('v2', 'id');
+SELECT create_distributed_table('i2', 'vid', colocate_with => 'v2')}), 'ok',
+	'a propagating child with rows can be distributed');
+is(coord_sql(q{SELECT string_agg(id || ':' || row_version, ',' ORDER BY id) FROM v2}), $v2_before,
+	'copying its rows bumps no parent');
+coord_sql(q{INSERT INTO i2 VALUES (2, 1)});
+is(coord_sql(q{SELECT row_version FROM v2 WHERE id = 1}), (split /[:,]/, $v2_before)[1] + 1,
+	'and its writes bump their parents afterwards');
+
 stop_cluster();
 done_testing();

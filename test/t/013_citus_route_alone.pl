@@ -99,5 +99,27 @@ SELECT rowversion.conditional_update('t', 12, $vc, '{"n": 7}'),
 like($err, qr/RV001|another version|version/, 'control: the statement fails');
 is(n_of(12), '7', 'control: and the first write survives it');
 
+# A Citus local table whose own trigger writes a distributed table and then
+# fails: the statement fails, and nothing of it is left on the worker.
+coord_sql(q{
+CREATE TABLE side (id int PRIMARY KEY, note text);
+SELECT create_distributed_table('side', 'id');
+CREATE TABLE cl (id int PRIMARY KEY, n int);
+SELECT citus_add_local_table_to_metadata('cl');
+SELECT rowversion.enable('cl');
+INSERT INTO cl VALUES (1, 0);
+CREATE FUNCTION cl_trg() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO public.side VALUES (NEW.id, 'x');
+  IF NEW.n = 99 THEN RAISE EXCEPTION 'boom'; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER a AFTER UPDATE ON cl FOR EACH ROW EXECUTE FUNCTION cl_trg();
+});
+my $clv = coord_sql(q{SELECT row_version FROM cl WHERE id = 1});
+isnt(outcome(qq{SELECT rowversion.conditional_update('cl', 1, $clv, '{"n": 99}')}), 'ok',
+	"a conditional_update whose table's own trigger fails after writing elsewhere fails");
+is(coord_sql(q{SELECT count(*) FROM side}), '0', 'and leaves no write on the worker');
+
 stop_cluster();
 done_testing();
