@@ -54,10 +54,23 @@ typedef struct RvShardEntry
 } RvShardEntry;
 
 static Oid	rv_LookUpShard(Oid relid);
+static RvCitusKind rv_LookUpKind(Oid relid);
 static bool rv_CreatedInTransaction(Oid relid);
 
-/* rv_CitusShardOf's answers, forgotten at every relcache invalidation */
+/* A table's Citus kind. */
+typedef struct RvKindEntry
+{
+	Oid			relid;			/* hash key: the table */
+	RvCitusKind kind;
+} RvKindEntry;
+
+/*
+ * rv_CitusShardOf's and rv_CitusTableKind's answers, forgotten at every
+ * relcache invalidation (Citus sends one for a table whose metadata
+ * changes)
+ */
 static HTAB *rv_shards = NULL;
+static HTAB *rv_kinds = NULL;
 
 /*
  * Returns whether Citus is loaded in this server: its settings are defined
@@ -77,20 +90,66 @@ rv_ForgetShards(Datum arg, Oid relid)
 	HASH_SEQ_STATUS status;
 	RvShardEntry *entry;
 
+	RvKindEntry *kentry;
+
 	if (rv_shards == NULL)
 		return;
 	hash_seq_init(&status, rv_shards);
 	while ((entry = (RvShardEntry *) hash_seq_search(&status)) != NULL)
 		hash_search(rv_shards, &entry->relid, HASH_REMOVE, NULL);
+	hash_seq_init(&status, rv_kinds);
+	while ((kentry = (RvKindEntry *) hash_seq_search(&status)) != NULL)
+		hash_search(rv_kinds, &kentry->relid, HASH_REMOVE, NULL);
+}
+
+/* Makes the caches of shards and kinds, once per backend. */
+static void
+rv_InitCitusCaches(void)
+{
+	HASHCTL		ctl;
+
+	if (rv_shards != NULL)
+		return;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(RvShardEntry);
+	rv_shards = hash_create("rowversion Citus shards", 64, &ctl,
+							HASH_ELEM | HASH_BLOBS);
+	ctl.entrysize = sizeof(RvKindEntry);
+	rv_kinds = hash_create("rowversion Citus kinds", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS);
+	CacheRegisterRelcacheCallback(rv_ForgetShards, (Datum) 0);
 }
 
 /*
  * Returns the kind of Citus table relid is: RV_CITUS_DISTRIBUTED,
  * RV_CITUS_REFERENCE, RV_CITUS_LOCAL, or RV_CITUS_NONE when it is none
- * (or Citus is not loaded, or not created in this database).
+ * (or Citus is not loaded, or not created in this database).  Looked up
+ * once per table, until the next relcache invalidation.
  */
 RvCitusKind
 rv_CitusTableKind(Oid relid)
+{
+	RvKindEntry *entry;
+	RvCitusKind kind;
+	bool		found;
+
+	if (!rv_CitusLoaded())
+		return RV_CITUS_NONE;
+	rv_InitCitusCaches();
+	entry = (RvKindEntry *) hash_search(rv_kinds, &relid, HASH_FIND, NULL);
+	if (entry != NULL)
+		return entry->kind;
+	/* looked up first, so an error leaves no entry behind */
+	kind = rv_LookUpKind(relid);
+	entry = (RvKindEntry *) hash_search(rv_kinds, &relid, HASH_ENTER, &found);
+	entry->kind = kind;
+	return kind;
+}
+
+/* rv_CitusTableKind() from Citus's metadata, uncached. */
+static RvCitusKind
+rv_LookUpKind(Oid relid)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
@@ -153,17 +212,7 @@ rv_CitusShardTable(Oid relid, RvCitusKind *kind)
 	*kind = RV_CITUS_NONE;
 	if (!rv_CitusLoaded())
 		return InvalidOid;
-	if (rv_shards == NULL)
-	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(RvShardEntry);
-		rv_shards = hash_create("rowversion Citus shards", 64, &ctl,
-								HASH_ELEM | HASH_BLOBS);
-		CacheRegisterRelcacheCallback(rv_ForgetShards, (Datum) 0);
-	}
+	rv_InitCitusCaches();
 	entry = (RvShardEntry *) hash_search(rv_shards, &relid, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
