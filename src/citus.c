@@ -6,7 +6,13 @@
  *	  reference or Citus local table, named <table>_<shardid> on the node
  *	  that holds it) and of which table, and which kind a table is.  The
  *	  one answer to "which table does this row belong to" on Citus: the
- *	  trigger, the messages and enable() ask it.
+ *	  trigger, the messages and enable() ask it.  And where the extension
+ *	  must act differently on Citus: errors raised on a shard (their
+ *	  fields, and the client's SQLSTATE style, through an emit_log_hook),
+ *	  settings sent to the nodes (SET LOCAL), backends that serve another
+ *	  node, the fill of a shard Citus is making, watermark() across the
+ *	  nodes, a shard's foreign key, and conditional writes that Citus
+ *	  pushes down or that may be routed as a statement of their own.
  *
  * Nothing here runs unless Citus is loaded in the server (it must be in
  * shared_preload_libraries, which defines its settings in every backend):

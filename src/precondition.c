@@ -263,7 +263,6 @@ rv_ParseForwarded(const char *value, bool resolve, List **entries)
 		{
 			RvForwarded *f = (RvForwarded *) palloc(sizeof(RvForwarded));
 			Oid			nspid = get_namespace_oid(pnstrdup(nsp, nsplen), true);
-
 			RvCitusKind kind;
 
 			f->relid = OidIsValid(nspid) ?
@@ -284,8 +283,10 @@ rv_ParseForwarded(const char *value, bool resolve, List **entries)
 static bool
 rv_CheckForwardedSetting(char **newval, void **extra, GucSource source)
 {
-	/* (a SET in a session or transaction only: not a default of a role,
-	 * database, connection or file) */
+	/*
+	 * (a SET in a session or transaction only: not a default of a role,
+	 * database, connection or file)
+	 */
 	if ((source == PGC_S_DEFAULT || source == PGC_S_SESSION) &&
 		rv_ParseForwarded(*newval, false, NULL))
 		return true;
