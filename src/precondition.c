@@ -98,6 +98,7 @@ static ProcessUtility_hook_type rv_prev_ProcessUtility = NULL;
 static void rv_CheckDescendantTriggers(Relation rel, Trigger *tg);
 static void rv_ForwardPrecondition(Oid relid, const char *header);
 static void rv_Reforward(void);
+static void rv_SetForwarded(const char *value);
 
 /*
  * rowversion.preconditions: the registrations a coordinator forwarded, as
@@ -109,7 +110,7 @@ static char *rv_forwarded_value = NULL;
 /* whether that setting carries any entry, for the row trigger's fast path */
 bool		rv_have_forwarded = false;
 
-/* whether rv_ForwardPrecondition() is setting it */
+/* whether rv_SetForwarded() is setting it */
 static bool rv_forwarding = false;
 
 /*
@@ -233,6 +234,30 @@ rv_ReadForwardedField(const char **p, int max, const char **field, int *len)
 	return true;
 }
 
+/* One rowversion.preconditions entry as read: its fields, not terminated. */
+typedef struct RvForwardedEntry
+{
+	const char *nsp;
+	int			nsplen;
+	const char *rel;
+	int			rellen;
+	const char *header;
+	int			len;
+} RvForwardedEntry;
+
+/*
+ * Reads the entry at *p into *e and advances *p past it.  Returns whether
+ * it is well formed (names not empty, each field within its limit).
+ */
+static bool
+rv_ReadForwardedEntry(const char **p, RvForwardedEntry *e)
+{
+	return rv_ReadForwardedField(p, NAMEDATALEN - 1, &e->nsp, &e->nsplen) &&
+		rv_ReadForwardedField(p, NAMEDATALEN - 1, &e->rel, &e->rellen) &&
+		rv_ReadForwardedField(p, RV_MAX_IF_MATCH, &e->header, &e->len) &&
+		e->nsplen > 0 && e->rellen > 0;
+}
+
 /*
  * Parses value, a rowversion.preconditions setting.  Returns whether it is
  * well formed; with resolve, also appends each entry to *entries (in
@@ -247,32 +272,24 @@ rv_ParseForwarded(const char *value, bool resolve, List **entries)
 
 	while (p != NULL && *p != '\0')
 	{
-		const char *nsp,
-				   *rel,
-				   *header;
-		int			nsplen,
-					rellen,
-					len;
+		RvForwardedEntry e;
 
-		if (!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &nsp, &nsplen) ||
-			!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &rel, &rellen) ||
-			!rv_ReadForwardedField(&p, RV_MAX_IF_MATCH, &header, &len) ||
-			nsplen == 0 || rellen == 0)
+		if (!rv_ReadForwardedEntry(&p, &e))
 			return false;
 		if (resolve)
 		{
 			RvForwarded *f = (RvForwarded *) palloc(sizeof(RvForwarded));
-			Oid			nspid = get_namespace_oid(pnstrdup(nsp, nsplen), true);
+			Oid			nspid = get_namespace_oid(pnstrdup(e.nsp, e.nsplen), true);
 			RvCitusKind kind;
 
 			f->relid = OidIsValid(nspid) ?
-				get_relname_relid(pnstrdup(rel, rellen), nspid) : InvalidOid;
+				get_relname_relid(pnstrdup(e.rel, e.rellen), nspid) : InvalidOid;
 			/* only a table whose rows other nodes hold: never a shard */
 			kind = OidIsValid(f->relid) ? rv_CitusTableKind(f->relid) : RV_CITUS_NONE;
 			if (kind != RV_CITUS_DISTRIBUTED && kind != RV_CITUS_REFERENCE)
 				f->relid = InvalidOid;
-			f->header = pnstrdup(header, len);
-			f->len = len;
+			f->header = pnstrdup(e.header, e.len);
+			f->len = e.len;
 			*entries = lappend(*entries, f);
 		}
 	}
@@ -936,6 +953,26 @@ rv_RegisterPrecondition(Oid relid, text *header, Oid fn_oid)
 }
 
 /*
+ * Sets rowversion.preconditions to value here and on the nodes
+ * (rv_CitusSetLocal()), as this backend's own: rv_CheckForwardedAreOurs()
+ * lets the SET be.
+ */
+static void
+rv_SetForwarded(const char *value)
+{
+	rv_forwarding = true;
+	PG_TRY();
+	{
+		rv_CitusSetLocal("rowversion.preconditions", value);
+	}
+	PG_FINALLY();
+	{
+		rv_forwarding = false;
+	}
+	PG_END_TRY();
+}
+
+/*
  * Sends this backend's forwarded registrations to the nodes again, when a
  * subtransaction committed since (rv_reforward).  Not in a backend serving
  * another node, where they arrived rather than were made.
@@ -947,16 +984,7 @@ rv_Reforward(void)
 	if (!rv_have_forwarded || rv_preconditions == NIL ||
 		rv_CitusInternalBackend() || !IsTransactionBlock())
 		return;
-	rv_forwarding = true;
-	PG_TRY();
-	{
-		rv_CitusSetLocal("rowversion.preconditions", pstrdup(rv_forwarded_value));
-	}
-	PG_FINALLY();
-	{
-		rv_forwarding = false;
-	}
-	PG_END_TRY();
+	rv_SetForwarded(pstrdup(rv_forwarded_value));
 }
 
 /*
@@ -988,20 +1016,13 @@ rv_ForwardPrecondition(Oid relid, const char *header)
 	while (p != NULL && *p != '\0')
 	{
 		const char *start = p;
-		const char *f_nsp,
-				   *f_rel,
-				   *f_header;
-		int			f_nsplen,
-					f_rellen,
-					f_len;
+		RvForwardedEntry e;
 
 		/* (the check hook let only well-formed values in) */
-		if (!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &f_nsp, &f_nsplen) ||
-			!rv_ReadForwardedField(&p, NAMEDATALEN - 1, &f_rel, &f_rellen) ||
-			!rv_ReadForwardedField(&p, RV_MAX_IF_MATCH, &f_header, &f_len))
+		if (!rv_ReadForwardedEntry(&p, &e))
 			break;
-		if (f_nsplen == (int) strlen(nsp) && memcmp(f_nsp, nsp, f_nsplen) == 0 &&
-			f_rellen == (int) strlen(rel) && memcmp(f_rel, rel, f_rellen) == 0)
+		if (e.nsplen == (int) strlen(nsp) && memcmp(e.nsp, nsp, e.nsplen) == 0 &&
+			e.rellen == (int) strlen(rel) && memcmp(e.rel, rel, e.rellen) == 0)
 			continue;
 		appendBinaryStringInfo(&value, start, p - start);
 	}
@@ -1011,16 +1032,7 @@ rv_ForwardPrecondition(Oid relid, const char *header)
 		rv_AppendForwardedField(&value, rel, strlen(rel));
 		rv_AppendForwardedField(&value, header, strlen(header));
 	}
-	rv_forwarding = true;
-	PG_TRY();
-	{
-		rv_CitusSetLocal("rowversion.preconditions", value.data);
-	}
-	PG_FINALLY();
-	{
-		rv_forwarding = false;
-	}
-	PG_END_TRY();
+	rv_SetForwarded(value.data);
 }
 
 /*
