@@ -61,6 +61,8 @@ typedef struct RvShardEntry
 
 static Oid	rv_LookUpShard(Oid relid);
 static RvCitusKind rv_LookUpKind(Oid relid);
+static bool rv_QueryMetadata(const char *sql, int nargs, Oid *argtypes,
+							 Datum *args, Datum *value);
 static bool rv_CreatedInTransaction(Oid relid);
 
 /* A table's Citus kind. */
@@ -159,35 +161,45 @@ rv_LookUpKind(Oid relid)
 {
 	Oid			argtypes[1] = {OIDOID};
 	Datum		args[1];
-	RvCitusKind kind = RV_CITUS_NONE;
+	Datum		k;
 
-	if (!rv_CitusLoaded() || !OidIsValid(get_relname_relid("pg_dist_partition",
-															PG_CATALOG_NAMESPACE)))
+	if (!OidIsValid(get_relname_relid("pg_dist_partition", PG_CATALOG_NAMESPACE)))
 		return RV_CITUS_NONE;
 	args[0] = ObjectIdGetDatum(relid);
+	/* (a single-shard distributed table: method n, co-located with others) */
+	if (!rv_QueryMetadata("SELECT (CASE WHEN p.partmethod OPERATOR(pg_catalog.<>) 'n' "
+						  "              OR p.colocationid OPERATOR(pg_catalog.<>) 0 "
+						  "                 AND p.repmodel OPERATOR(pg_catalog.<>) 't' THEN 'd' "
+						  "            WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'r' "
+						  "            ELSE 'l' END)::pg_catalog.\"char\" "
+						  "FROM pg_catalog.pg_dist_partition AS p "
+						  "WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
+						  1, argtypes, args, &k))
+		return RV_CITUS_NONE;
+	return DatumGetChar(k) == 'd' ? RV_CITUS_DISTRIBUTED :
+		DatumGetChar(k) == 'r' ? RV_CITUS_REFERENCE : RV_CITUS_LOCAL;
+}
+
+/*
+ * Runs sql, a query of Citus's metadata with nargs arguments that returns
+ * at most one row of one column of a type passed by value, through SPI.
+ * Returns whether it found a value that is not NULL, in *value.
+ */
+static bool
+rv_QueryMetadata(const char *sql, int nargs, Oid *argtypes, Datum *args,
+				 Datum *value)
+{
+	bool		isnull = true;
+
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	/* (a single-shard distributed table: method n, co-located with others) */
-	if (SPI_execute_with_args("SELECT CASE WHEN p.partmethod OPERATOR(pg_catalog.<>) 'n' "
-							  "              OR p.colocationid OPERATOR(pg_catalog.<>) 0 "
-							  "                 AND p.repmodel OPERATOR(pg_catalog.<>) 't' THEN 'd' "
-							  "            WHEN p.repmodel OPERATOR(pg_catalog.=) 't' THEN 'r' "
-							  "            ELSE 'l' END "
-							  "FROM pg_catalog.pg_dist_partition AS p "
-							  "WHERE p.logicalrelid OPERATOR(pg_catalog.=) $1",
-							  1, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
+	if (SPI_execute_with_args(sql, nargs, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
 		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(SPI_result));
 	if (SPI_processed > 0)
-	{
-		char	   *k = SPI_getvalue(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1);
-
-		kind = k == NULL ? RV_CITUS_NONE :
-			k[0] == 'd' ? RV_CITUS_DISTRIBUTED :
-			k[0] == 'r' ? RV_CITUS_REFERENCE : RV_CITUS_LOCAL;
-	}
+		*value = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 	if (SPI_finish() != SPI_OK_FINISH)
 		elog(ERROR, "SPI_finish failed");
-	return kind;
+	return !isnull;
 }
 
 /*
@@ -247,6 +259,7 @@ rv_LookUpShard(Oid relid)
 	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
 	Datum		args[3];
 	Oid			table = InvalidOid;
+	Datum		found;
 	int64		shardid;
 	char	   *end;
 
@@ -261,26 +274,15 @@ rv_LookUpShard(Oid relid)
 	args[0] = Int64GetDatum(shardid);
 	args[1] = CStringGetTextDatum(relname);
 	args[2] = ObjectIdGetDatum(relnsp);
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args("SELECT s.logicalrelid::pg_catalog.oid "
-							  "FROM pg_catalog.pg_dist_shard AS s "
-							  "WHERE s.shardid OPERATOR(pg_catalog.=) $1 "
-							  "  AND pg_catalog.shard_name(s.logicalrelid, s.shardid) "
-							  "      OPERATOR(pg_catalog.=) ANY (ARRAY[pg_catalog.quote_ident($2), "
-							  "        ($3::pg_catalog.regnamespace)::pg_catalog.text "
-							  "          OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident($2)])",
-							  3, argtypes, args, NULL, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "SPI_execute_with_args failed: %s", SPI_result_code_string(SPI_result));
-	if (SPI_processed > 0)
-	{
-		bool		isnull;
-
-		table = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-											   SPI_tuptable->tupdesc, 1, &isnull));
-	}
-	if (SPI_finish() != SPI_OK_FINISH)
-		elog(ERROR, "SPI_finish failed");
+	if (rv_QueryMetadata("SELECT s.logicalrelid::pg_catalog.oid "
+						 "FROM pg_catalog.pg_dist_shard AS s "
+						 "WHERE s.shardid OPERATOR(pg_catalog.=) $1 "
+						 "  AND pg_catalog.shard_name(s.logicalrelid, s.shardid) "
+						 "      OPERATOR(pg_catalog.=) ANY (ARRAY[pg_catalog.quote_ident($2), "
+						 "        ($3::pg_catalog.regnamespace)::pg_catalog.text "
+						 "          OPERATOR(pg_catalog.||) '.' OPERATOR(pg_catalog.||) pg_catalog.quote_ident($2)])",
+						 3, argtypes, args, &found))
+		table = DatumGetObjectId(found);
 	/* a shard is in its table's schema */
 	if (OidIsValid(table) && get_rel_namespace(table) != relnsp)
 		table = InvalidOid;
