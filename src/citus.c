@@ -60,6 +60,7 @@ typedef struct RvShardEntry
 } RvShardEntry;
 
 static Oid	rv_LookUpShard(Oid relid);
+static bool rv_ShardIdOfName(const char *relname, int64 *shardid);
 static RvCitusKind rv_LookUpKind(Oid relid);
 static bool rv_QueryMetadata(const char *sql, int nargs, Oid *argtypes,
 							 Datum *args, Datum *value);
@@ -247,6 +248,23 @@ rv_CitusShardTable(Oid relid, RvCitusKind *kind)
 }
 
 /*
+ * Returns whether relname ends as a shard's name does, in an underscore and
+ * a shard ID (digits that fit an int64), which it sets in *shardid.
+ */
+static bool
+rv_ShardIdOfName(const char *relname, int64 *shardid)
+{
+	const char *digits = strrchr(relname, '_');
+	char	   *end;
+
+	if (digits == NULL || digits[1] < '0' || digits[1] > '9')
+		return false;
+	errno = 0;
+	*shardid = (int64) strtoll(digits + 1, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+/*
  * Looks up in Citus's metadata the table that relation relid is a shard
  * of, or returns InvalidOid.
  */
@@ -255,20 +273,14 @@ rv_LookUpShard(Oid relid)
 {
 	const char *relname = get_rel_name(relid);
 	Oid			relnsp = get_rel_namespace(relid);
-	const char *digits = relname != NULL ? strrchr(relname, '_') : NULL;
 	Oid			argtypes[3] = {INT8OID, TEXTOID, OIDOID};
 	Datum		args[3];
 	Oid			table = InvalidOid;
 	Datum		found;
 	int64		shardid;
-	char	   *end;
 
-	if (digits == NULL || digits[1] < '0' || digits[1] > '9' ||
+	if (relname == NULL || !rv_ShardIdOfName(relname, &shardid) ||
 		!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)))
-		return InvalidOid;
-	errno = 0;
-	shardid = (int64) strtoll(digits + 1, &end, 10);
-	if (errno != 0 || *end != '\0')
 		return InvalidOid;
 
 	args[0] = Int64GetDatum(shardid);
@@ -572,12 +584,10 @@ bool
 rv_CitusFillsNewShard(Relation rel)
 {
 	RvCitusKind kind;
-	const char *relname = RelationGetRelationName(rel);
-	const char *digits = strrchr(relname, '_');
+	int64		shardid;
 
 	if (rel->rd_createSubid == InvalidSubTransactionId || !rv_CitusLoaded() ||
-		digits == NULL || digits[1] < '0' || digits[1] > '9' ||
-		strspn(digits + 1, "0123456789") != strlen(digits + 1) ||
+		!rv_ShardIdOfName(RelationGetRelationName(rel), &shardid) ||
 		rv_TriggerDepth() > 1)
 		return false;
 	/*
